@@ -1,0 +1,535 @@
+//! The only module that talks to AWS. It loads the SDK's configuration, resolves credentials
+//! (the default chain or, for KEP-4412 service-account tokens, STS AssumeRoleWithWebIdentity)
+//! and calls GetAuthorizationToken on ECR or ECR Public. It never prints; what went wrong
+//! comes back as an `AwsError` that names the call, the region and the AWS error.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecr::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ecr::config::timeout::TimeoutConfig;
+use aws_sdk_ecr::config::{
+    ConfigBag, Credentials, Intercept, ProvideCredentials, RuntimeComponents,
+    SharedCredentialsProvider,
+};
+use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::operation::RequestId;
+
+use crate::deadline::Progress;
+use crate::image::{PrivateEcr, Registry, RegistryKind};
+use crate::secret::Secret;
+
+/// ECR Public has one API, in us-east-1 of the aws partition.
+pub const ECR_PUBLIC_REGION: &str = "us-east-1";
+/// The session name upstream gives the role it assumes with a service-account token.
+pub const ROLE_SESSION_NAME: &str = "ecr-credential-provider";
+
+/// A role to assume with the pod's service-account token (KEP-4412).
+#[derive(Debug)]
+pub struct WebIdentity {
+    pub role_arn: String,
+    pub token: Secret,
+}
+
+#[derive(Debug)]
+pub struct AuthorizationData {
+    pub token: Secret,
+    pub expires_at: Option<SystemTime>,
+    pub proxy_endpoint: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Which API serves the registry, and where.
+#[derive(Debug, Clone)]
+enum Api {
+    Private { fips: bool, dual_stack: bool },
+    Public,
+}
+
+/// Loaded configuration and resolved credentials for one registry.
+pub struct Session {
+    sdk: SdkConfig,
+    api: Api,
+    progress: Progress,
+    /// Where the credentials came from: the SDK provider's name, or the assumed role.
+    pub credential_source: String,
+    pub region: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// A host that is not ECR, and no region configured to fall back on.
+    #[error(
+        "no AWS region for {host}: it is not an ECR host, so the region must come from AWS_REGION, AWS_DEFAULT_REGION, the AWS profile or instance metadata, and none set one"
+    )]
+    NoRegion { host: String },
+    /// The default credential chain found nothing, or a provider in it failed.
+    #[error("could not load AWS credentials: {detail}")]
+    Credentials { detail: String },
+    #[error("STS AssumeRoleWithWebIdentity for role {role_arn} in {region} failed: {failure}")]
+    AssumeRole {
+        role_arn: String,
+        region: String,
+        failure: Failure,
+    },
+    #[error(
+        "{service} GetAuthorizationToken in {region} with {credential_source} credentials failed: {failure}"
+    )]
+    Call {
+        service: &'static str,
+        region: String,
+        credential_source: String,
+        failure: Failure,
+    },
+    /// A reply that parsed but carries nothing to authenticate with.
+    #[error("{service} GetAuthorizationToken in {region} answered without {what}")]
+    EmptyReply {
+        service: &'static str,
+        region: String,
+        what: &'static str,
+    },
+}
+
+/// Why one AWS call failed, without anything secret or raw from the wire beyond AWS's
+/// own error code and message.
+#[derive(Debug)]
+pub enum Failure {
+    /// AWS answered with an error.
+    Service {
+        code: String,
+        message: String,
+        status: u16,
+        request_id: Option<String>,
+    },
+    /// The SDK's own per-attempt or per-operation timeout.
+    Timeout {
+        endpoint: Option<String>,
+    },
+    /// No HTTP exchange completed: DNS, connect, TLS, proxy, connection reset.
+    Unreachable {
+        endpoint: Option<String>,
+        cause: String,
+    },
+    /// The answer could not be read as the API's response.
+    BadResponse {
+        status: Option<u16>,
+        cause: String,
+    },
+    Other {
+        cause: String,
+    },
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = |endpoint: &Option<String>| {
+            endpoint
+                .as_ref()
+                .map(|e| format!(" at {e}"))
+                .unwrap_or_default()
+        };
+        match self {
+            Self::Service {
+                code,
+                message,
+                status,
+                request_id,
+            } => {
+                write!(f, "{code} (HTTP {status}")?;
+                if let Some(id) = request_id {
+                    write!(f, ", request id {id}")?;
+                }
+                f.write_str(")")?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+            Self::Timeout { endpoint } => {
+                write!(f, "timed out waiting for an answer{}", at(endpoint))
+            }
+            Self::Unreachable { endpoint, cause } => {
+                write!(f, "could not reach the endpoint{}: {cause}", at(endpoint))
+            }
+            Self::BadResponse {
+                status: Some(status),
+                cause,
+            } => write!(f, "unreadable response (HTTP {status}): {cause}"),
+            Self::BadResponse {
+                status: None,
+                cause,
+            } => write!(f, "unreadable response: {cause}"),
+            Self::Other { cause } => f.write_str(cause),
+        }
+    }
+}
+
+impl Failure {
+    fn from_sdk<E>(
+        error: &SdkError<E, aws_sdk_ecr::config::http::HttpResponse>,
+        endpoint: Option<String>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let cause = || one_line(&DisplayErrorContext(error).to_string());
+        match error {
+            SdkError::ServiceError(service) => Self::Service {
+                code: service.err().code().unwrap_or("UnknownError").to_owned(),
+                message: one_line(service.err().message().unwrap_or_default()),
+                status: service.raw().status().as_u16(),
+                request_id: error.request_id().map(str::to_owned),
+            },
+            SdkError::TimeoutError(_) => Self::Timeout { endpoint },
+            SdkError::DispatchFailure(dispatch) if dispatch.is_timeout() => {
+                Self::Timeout { endpoint }
+            }
+            SdkError::DispatchFailure(dispatch) => Self::Unreachable {
+                endpoint,
+                cause: dispatch
+                    .as_connector_error()
+                    .and_then(StdError::source)
+                    .map_or_else(cause, |source| {
+                        one_line(&DisplayErrorContext(source).to_string())
+                    }),
+            },
+            SdkError::ResponseError(response) => Self::BadResponse {
+                status: Some(response.raw().status().as_u16()),
+                cause: cause(),
+            },
+            _ => Self::Other { cause: cause() },
+        }
+    }
+
+    /// The AWS error code, when AWS answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Messages come from servers and chains of errors: keep them to one bounded line.
+fn one_line(text: &str) -> String {
+    const MAX_CHARS: usize = 400;
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
+}
+
+/// Reports each attempt's endpoint to `Progress`, so a timeout or an unreachable endpoint
+/// can be named.
+#[derive(Debug)]
+struct AttemptRecorder(Progress);
+
+impl Intercept for AttemptRecorder {
+    fn name(&self) -> &'static str {
+        "AttemptRecorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn StdError + Send + Sync>> {
+        let uri = context.request().uri();
+        let endpoint = uri.split('?').next().unwrap_or(uri).trim_end_matches('/');
+        self.0.sending(endpoint.to_owned());
+        Ok(())
+    }
+}
+
+impl Session {
+    /// Loads the configuration for `registry` and resolves credentials, under `timeouts`.
+    pub async fn open(
+        registry: &Registry,
+        web_identity: Option<&WebIdentity>,
+        attempt_timeout: Duration,
+        progress: &Progress,
+    ) -> Result<Self, AwsError> {
+        progress.step("loading the AWS configuration");
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(attempt_timeout.min(Duration::from_secs(5)))
+            .operation_attempt_timeout(attempt_timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+        let (api, region) = match &registry.kind {
+            RegistryKind::Private(PrivateEcr {
+                region,
+                fips,
+                dual_stack,
+                ..
+            }) => (
+                Api::Private {
+                    fips: *fips,
+                    dual_stack: *dual_stack,
+                },
+                Some(region.clone()),
+            ),
+            RegistryKind::Public => (Api::Public, Some(ECR_PUBLIC_REGION.to_owned())),
+            RegistryKind::Unrecognized => (
+                Api::Private {
+                    fips: false,
+                    dual_stack: false,
+                },
+                None,
+            ),
+        };
+        if let Some(region) = region {
+            loader = loader.region(Region::new(region));
+        } else {
+            progress.step("looking up the default AWS region");
+        }
+        let sdk = loader.load().await;
+        let region = sdk
+            .region()
+            .map(ToString::to_string)
+            .ok_or_else(|| AwsError::NoRegion {
+                host: registry.host.clone(),
+            })?;
+
+        let mut session = Self {
+            sdk,
+            api,
+            progress: progress.clone(),
+            credential_source: String::new(),
+            region,
+        };
+        let credentials = match web_identity {
+            Some(identity) => session.assume_role(identity).await?,
+            None => session.default_credentials().await?,
+        };
+        session.credential_source = match web_identity {
+            Some(identity) => format!("assumed role {}", identity.role_arn),
+            None => describe_source(&credentials),
+        };
+        session.sdk = session
+            .sdk
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build();
+        Ok(session)
+    }
+
+    async fn default_credentials(&self) -> Result<Credentials, AwsError> {
+        self.progress.step("resolving AWS credentials (environment, profile, web identity, container, instance metadata)");
+        let provider = self
+            .sdk
+            .credentials_provider()
+            .ok_or_else(|| AwsError::Credentials {
+                detail: "no credential provider is configured".into(),
+            })?;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|error| AwsError::Credentials {
+                detail: one_line(&DisplayErrorContext(&error).to_string()),
+            })
+    }
+
+    /// KEP-4412: trade the pod's service-account token for the role's credentials. The call
+    /// is unsigned, so the node's own credentials are neither needed nor looked up.
+    async fn assume_role(&self, identity: &WebIdentity) -> Result<Credentials, AwsError> {
+        self.progress.step(format!(
+            "STS AssumeRoleWithWebIdentity for {} in {}",
+            identity.role_arn, self.region
+        ));
+        let mut unsigned = self.sdk.to_builder();
+        unsigned.set_credentials_provider(None);
+        let config = aws_sdk_sts::config::Builder::from(&unsigned.build())
+            .interceptor(AttemptRecorder(self.progress.clone()))
+            .build();
+        let result = aws_sdk_sts::Client::from_conf(config)
+            .assume_role_with_web_identity()
+            .role_arn(&identity.role_arn)
+            .role_session_name(ROLE_SESSION_NAME)
+            .web_identity_token(identity.token.expose())
+            .send()
+            .await;
+        let fail = |failure| AwsError::AssumeRole {
+            role_arn: identity.role_arn.clone(),
+            region: self.region.clone(),
+            failure,
+        };
+        let output =
+            result.map_err(|error| fail(Failure::from_sdk(&error, self.progress.endpoint())))?;
+        let credentials = output.credentials().ok_or_else(|| {
+            fail(Failure::Other {
+                cause: "the answer has no credentials".into(),
+            })
+        })?;
+        Ok(Credentials::new(
+            credentials.access_key_id(),
+            credentials.secret_access_key(),
+            Some(credentials.session_token().to_owned()),
+            SystemTime::try_from(*credentials.expiration()).ok(),
+            "AssumeRoleWithWebIdentity",
+        ))
+    }
+
+    pub fn service_name(&self) -> &'static str {
+        match self.api {
+            Api::Private { .. } => "ECR",
+            Api::Public => "ECR Public",
+        }
+    }
+
+    /// GetAuthorizationToken on the registry's API. Returns the token and how long the call took.
+    pub async fn authorization_token(&self) -> Result<(AuthorizationData, Duration), AwsError> {
+        let service = self.service_name();
+        self.progress.step(format!(
+            "{service} GetAuthorizationToken in {}",
+            self.region
+        ));
+        let started = Instant::now();
+        let call_failed = |failure| AwsError::Call {
+            service,
+            region: self.region.clone(),
+            credential_source: self.credential_source.clone(),
+            failure,
+        };
+        let empty = |what| AwsError::EmptyReply {
+            service,
+            region: self.region.clone(),
+            what,
+        };
+        let data = match &self.api {
+            Api::Private {
+                fips, dual_stack, ..
+            } => {
+                let mut config = aws_sdk_ecr::config::Builder::from(&self.sdk)
+                    .interceptor(AttemptRecorder(self.progress.clone()));
+                // The host says FIPS or dual-stack; the user's own AWS settings still win.
+                if *fips && self.sdk.use_fips().is_none() {
+                    config = config.use_fips(true);
+                }
+                if *dual_stack && self.sdk.use_dual_stack().is_none() {
+                    config = config.use_dual_stack(true);
+                }
+                let output = aws_sdk_ecr::Client::from_conf(config.build())
+                    .get_authorization_token()
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        call_failed(Failure::from_sdk(&error, self.progress.endpoint()))
+                    })?;
+                let request_id = output.request_id().map(str::to_owned);
+                let data = output
+                    .authorization_data()
+                    .first()
+                    .ok_or_else(|| empty("authorization data"))?;
+                AuthorizationData {
+                    token: Secret::new(
+                        data.authorization_token()
+                            .ok_or_else(|| empty("an authorization token"))?,
+                    ),
+                    expires_at: data
+                        .expires_at()
+                        .and_then(|at| SystemTime::try_from(*at).ok()),
+                    proxy_endpoint: data.proxy_endpoint().map(str::to_owned),
+                    request_id,
+                }
+            }
+            Api::Public => {
+                let config = aws_sdk_ecrpublic::config::Builder::from(&self.sdk)
+                    .interceptor(AttemptRecorder(self.progress.clone()))
+                    .build();
+                let output = aws_sdk_ecrpublic::Client::from_conf(config)
+                    .get_authorization_token()
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        call_failed(Failure::from_sdk(&error, self.progress.endpoint()))
+                    })?;
+                let request_id = output.request_id().map(str::to_owned);
+                let data = output
+                    .authorization_data()
+                    .ok_or_else(|| empty("authorization data"))?;
+                AuthorizationData {
+                    token: Secret::new(
+                        data.authorization_token()
+                            .ok_or_else(|| empty("an authorization token"))?,
+                    ),
+                    expires_at: data
+                        .expires_at()
+                        .and_then(|at| SystemTime::try_from(*at).ok()),
+                    proxy_endpoint: None,
+                    request_id,
+                }
+            }
+        };
+        Ok((data, started.elapsed()))
+    }
+}
+
+/// Where the default chain found `credentials`, in words a node operator recognises. The SDK
+/// tags credentials with the features that produced them, innermost first.
+fn describe_source(credentials: &Credentials) -> String {
+    use aws_credential_types::credential_feature::AwsCredentialFeature as Feature;
+    let features = credentials
+        .get_property::<Vec<Feature>>()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let words = features.iter().find_map(|feature| {
+        Some(match feature {
+            Feature::CredentialsEnvVars => "environment variables (AWS_ACCESS_KEY_ID)",
+            Feature::CredentialsEnvVarsStsWebIdToken
+            | Feature::CredentialsProfileStsWebIdToken
+            | Feature::CredentialsStsAssumeRoleWebId => {
+                "web identity (IRSA, AWS_WEB_IDENTITY_TOKEN_FILE)"
+            }
+            Feature::CredentialsStsAssumeRole => "an assumed role from the AWS profile",
+            Feature::CredentialsSso | Feature::CredentialsProfileSso => {
+                "AWS SSO from the AWS profile"
+            }
+            Feature::CredentialsProcess | Feature::CredentialsProfileProcess => {
+                "credential_process from the AWS profile"
+            }
+            Feature::CredentialsProfile
+            | Feature::CredentialsProfileSourceProfile
+            | Feature::CredentialsProfileNamedProvider => "the AWS profile",
+            Feature::CredentialsHttp => {
+                "the container credentials endpoint (ECS, EKS Pod Identity)"
+            }
+            Feature::CredentialsImds => "instance metadata (IMDS)",
+            _ => return None,
+        })
+    });
+    words.unwrap_or("the default credential chain").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_flattens_and_bounds_server_text() {
+        assert_eq!(one_line("a\nb\r\n\tc  d"), "a b c d");
+        let long = "x".repeat(1000);
+        assert_eq!(one_line(&long).chars().count(), 401);
+    }
+
+    #[test]
+    fn service_failures_name_code_status_and_request_id() {
+        let failure = Failure::Service {
+            code: "AccessDeniedException".into(),
+            message: "not authorized".into(),
+            status: 400,
+            request_id: Some("abc-123".into()),
+        };
+        assert_eq!(
+            failure.to_string(),
+            "AccessDeniedException (HTTP 400, request id abc-123): not authorized"
+        );
+    }
+}

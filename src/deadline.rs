@@ -1,0 +1,85 @@
+//! The whole run is bounded: the kubelet kills a provider after a hard-coded minute and then
+//! logs only "context deadline exceeded". We give up first, and say what we were waiting for.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// Gives up well inside the kubelet's minute, leaving it time to log our message.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const TIMEOUT_ENV: &str = "ECR_CREDENTIAL_PROVIDER_TIMEOUT";
+
+/// What the run is waiting for right now; updated as it goes, read when the deadline passes.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<State>>);
+
+#[derive(Debug, Default)]
+struct State {
+    step: String,
+    endpoint: Option<String>,
+    attempt: u32,
+}
+
+impl Progress {
+    pub fn step(&self, step: impl Into<String>) {
+        let mut state = self.lock();
+        *state = State {
+            step: step.into(),
+            ..State::default()
+        };
+    }
+
+    /// Called by the AWS client as each attempt of a call is sent.
+    pub fn sending(&self, endpoint: String) {
+        let mut state = self.lock();
+        state.endpoint = Some(endpoint);
+        state.attempt += 1;
+    }
+
+    /// The endpoint of the call in progress, once the first attempt has been sent.
+    pub fn endpoint(&self) -> Option<String> {
+        self.lock().endpoint.clone()
+    }
+
+    pub fn describe(&self) -> String {
+        let state = self.lock();
+        let step = if state.step.is_empty() {
+            "start-up"
+        } else {
+            &state.step
+        };
+        match (&state.endpoint, state.attempt) {
+            (Some(endpoint), 1) => format!("{step} at {endpoint}"),
+            (Some(endpoint), n) => format!("{step} at {endpoint} (attempt {n})"),
+            (None, _) => step.to_owned(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_the_step_and_the_attempt_in_progress() {
+        let progress = Progress::default();
+        assert_eq!(progress.describe(), "start-up");
+        progress.step("ECR GetAuthorizationToken in us-west-2");
+        assert_eq!(
+            progress.describe(),
+            "ECR GetAuthorizationToken in us-west-2"
+        );
+        progress.sending("https://api.ecr.us-west-2.amazonaws.com".into());
+        assert_eq!(
+            progress.describe(),
+            "ECR GetAuthorizationToken in us-west-2 at https://api.ecr.us-west-2.amazonaws.com"
+        );
+        progress.sending("https://api.ecr.us-west-2.amazonaws.com".into());
+        assert!(progress.describe().ends_with("(attempt 2)"));
+        progress.step("next");
+        assert_eq!(progress.describe(), "next");
+    }
+}

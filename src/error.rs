@@ -1,0 +1,54 @@
+//! Every way a run can fail, named by what the program was doing. Messages are one
+//! lowercase line naming the object; `diagnose` adds the likely cause and the fix.
+//! No variant holds a secret or raw server output.
+
+use std::io;
+use std::time::Duration;
+
+use crate::aws::AwsError;
+use crate::duration;
+use crate::image::ImageError;
+use crate::request::RequestError;
+use crate::token::TokenError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line is wrong: exit code 2, like other command-line tools.
+    #[error("{0}")]
+    Usage(String),
+    #[error("could not read the request from stdin: {0}")]
+    ReadStdin(io::Error),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A role ARN taken from an annotation or AWS_ECR_ROLE_ARN that cannot be one.
+    #[error(
+        "the role ARN {value:?} from {origin} is not an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)"
+    )]
+    InvalidRoleArn { value: String, origin: String },
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("{service} returned an unusable token: {source}")]
+    Token {
+        service: &'static str,
+        source: TokenError,
+    },
+    /// The run's own deadline passed.
+    #[error("gave up after {} waiting for {waiting_for}", duration::format(*after))]
+    Timeout {
+        after: Duration,
+        waiting_for: String,
+    },
+    #[error("could not write the response to stdout: {0}")]
+    WriteStdout(io::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}

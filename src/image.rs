@@ -1,0 +1,552 @@
+//! Image reference → registry host → which ECR registry, if any, serves it.
+//! Pure: no IO, no clock, no environment. The host rules are upstream's (see PROTOCOL.md),
+//! applied to the lowercased host so that DNS case does not change the answer.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Longer than any real reference; bounds the work and the size of error messages.
+pub const MAX_IMAGE_LEN: usize = 4096;
+
+pub const ECR_PUBLIC_HOSTS: [&str; 2] = ["public.ecr.aws", "ecr-public.aws.com"];
+
+/// Upstream's private ECR host pattern, on the lowercased host.
+#[allow(
+    clippy::expect_used,
+    reason = "a constant pattern, checked by every test"
+)]
+static PRIVATE_ECR_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"^([0-9]{12})\.dkr[.-]ecr(-fips)?\.([a-z0-9][a-z0-9_-]*)\.",
+        r"(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)",
+        r"|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$",
+    ))
+    .expect("the private ECR host pattern is valid")
+});
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registry {
+    /// `host[:port]` exactly as the image spells it: the key of `auth` in the response,
+    /// which the kubelet matches against the image (ports included).
+    pub host: String,
+    pub kind: RegistryKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryKind {
+    Private(PrivateEcr),
+    /// ECR Public: one API, in us-east-1.
+    Public,
+    /// Not an ECR host. Upstream still asks private ECR in the SDK's default region
+    /// (pull-through and custom DNS setups rely on it), and so do we, with a warning.
+    Unrecognized,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateEcr {
+    pub registry_id: String,
+    pub region: String,
+    pub partition: Partition,
+    /// The host is a `dkr.ecr-fips` host: the API call should use the FIPS endpoint too.
+    pub fips: bool,
+    /// The host is a dual-stack (`on.aws`) host: the API call should be dual-stack too.
+    pub dual_stack: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partition {
+    Aws,
+    AwsCn,
+    AwsUsGov,
+    AwsIso,
+    AwsIsoB,
+    AwsIsoE,
+    AwsIsoF,
+    AwsEusc,
+}
+
+impl Partition {
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Aws => "aws",
+            Self::AwsCn => "aws-cn",
+            Self::AwsUsGov => "aws-us-gov",
+            Self::AwsIso => "aws-iso",
+            Self::AwsIsoB => "aws-iso-b",
+            Self::AwsIsoE => "aws-iso-e",
+            Self::AwsIsoF => "aws-iso-f",
+            Self::AwsEusc => "aws-eusc",
+        }
+    }
+
+    fn from_domain(domain: &str, region: &str) -> Self {
+        match domain {
+            "amazonaws.com.cn" | "on.amazonwebservices.com.cn" => Self::AwsCn,
+            "amazonaws.eu" => Self::AwsEusc,
+            "c2s.ic.gov" => Self::AwsIso,
+            "sc2s.sgov.gov" => Self::AwsIsoB,
+            "cloud.adc-e.uk" => Self::AwsIsoE,
+            "csp.hci.ic.gov" => Self::AwsIsoF,
+            _ if region.starts_with("us-gov-") => Self::AwsUsGov,
+            _ => Self::Aws,
+        }
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImageError {
+    /// The request's `image` is the empty string.
+    #[error("the request's image is empty")]
+    Empty,
+    /// Longer than any real image reference.
+    #[error("the request's image is {len} bytes long, more than the {MAX_IMAGE_LEN} allowed")]
+    TooLong { len: usize },
+    /// Whitespace or control characters never appear in an image reference.
+    #[error("image {image:?} contains whitespace or a control character")]
+    InvalidCharacter { image: String },
+    /// Nothing before the first `/` to take a registry host from.
+    #[error("image {image:?} names no registry host")]
+    NoHost { image: String },
+    #[error("image {image:?} has an invalid registry host {host:?}")]
+    InvalidHost { image: String, host: String },
+    #[error("image {image:?} has an invalid port {port:?}")]
+    InvalidPort { image: String, port: String },
+}
+
+/// Takes the registry host from an image reference (with or without scheme, tag, digest,
+/// port and path) and classifies it.
+pub fn parse(image: &str) -> Result<Registry, ImageError> {
+    if image.is_empty() {
+        return Err(ImageError::Empty);
+    }
+    if image.len() > MAX_IMAGE_LEN {
+        return Err(ImageError::TooLong { len: image.len() });
+    }
+    if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ImageError::InvalidCharacter {
+            image: image.into(),
+        });
+    }
+    let no_host = || ImageError::NoHost {
+        image: image.into(),
+    };
+    let invalid_host = |host: &str| ImageError::InvalidHost {
+        image: image.into(),
+        host: host.into(),
+    };
+
+    let rest = strip_scheme(image).ok_or_else(no_host)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // Like a URL, `user@host` names the host after the `@`.
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if host.is_empty() {
+        return Err(no_host());
+    }
+
+    let (hostname, port) = split_port(host).ok_or_else(|| invalid_host(host))?;
+    if let Some(port) = port {
+        let valid = !port.is_empty()
+            && port.len() <= 5
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|p| p > 0);
+        if !valid {
+            return Err(ImageError::InvalidPort {
+                image: image.into(),
+                port: port.into(),
+            });
+        }
+    }
+    if !is_valid_hostname(hostname) {
+        return Err(invalid_host(host));
+    }
+
+    Ok(Registry {
+        host: host.to_owned(),
+        kind: classify(&hostname.to_ascii_lowercase()),
+    })
+}
+
+/// `https://host/…` → `host/…`; an image with no scheme is returned as it is.
+/// `None` when a `://` follows something that is not a scheme.
+fn strip_scheme(image: &str) -> Option<&str> {
+    let Some((scheme, rest)) = image.split_once("://") else {
+        return Some(image);
+    };
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(rest)
+}
+
+/// `host:port` → (`host`, Some(`port`)); `[v6]:port` → (`v6`, Some(`port`)).
+fn split_port(host: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(bracketed) = host.strip_prefix('[') {
+        let (address, after) = bracketed.split_once(']')?;
+        return match after {
+            "" => Some((address, None)),
+            _ => Some((address, Some(after.strip_prefix(':')?))),
+        };
+    }
+    match host.split_once(':') {
+        None => Some((host, None)),
+        Some((_, port)) if port.contains(':') => None,
+        Some((name, port)) => Some((name, Some(port))),
+    }
+}
+
+fn is_valid_hostname(hostname: &str) -> bool {
+    if hostname.contains(':') {
+        return hostname.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !hostname.is_empty()
+        && hostname.len() <= 253
+        && hostname
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+fn classify(hostname: &str) -> RegistryKind {
+    if ECR_PUBLIC_HOSTS.contains(&hostname) {
+        return RegistryKind::Public;
+    }
+    let Some(captures) = PRIVATE_ECR_HOST.captures(hostname) else {
+        return RegistryKind::Unrecognized;
+    };
+    let region = &captures[3];
+    let domain = &captures[4];
+    RegistryKind::Private(PrivateEcr {
+        registry_id: captures[1].to_owned(),
+        region: region.to_owned(),
+        partition: Partition::from_domain(domain, region),
+        fips: captures.get(2).is_some(),
+        dual_stack: domain.starts_with("on."),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "123456789012";
+
+    #[track_caller]
+    fn check_private(
+        image: &str,
+        host: &str,
+        region: &str,
+        partition: Partition,
+        fips: bool,
+        dual_stack: bool,
+    ) {
+        let registry = parse(image).unwrap_or_else(|e| panic!("{image}: {e}"));
+        assert_eq!(registry.host, host, "{image}");
+        let expected = RegistryKind::Private(PrivateEcr {
+            registry_id: ID.into(),
+            region: region.into(),
+            partition,
+            fips,
+            dual_stack,
+        });
+        assert_eq!(registry.kind, expected, "{image}");
+    }
+
+    #[test]
+    fn private_ecr_in_every_partition() {
+        use Partition::*;
+        let table = [
+            (
+                "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/app:v1.2",
+                "us-west-2",
+                Aws,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.eu-central-1.amazonaws.com/app",
+                "eu-central-1",
+                Aws,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.ap-southeast-7.amazonaws.com/app",
+                "ap-southeast-7",
+                Aws,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/app",
+                "cn-north-1",
+                AwsCn,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.cn-northwest-1.amazonaws.com.cn/app",
+                "cn-northwest-1",
+                AwsCn,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/app",
+                "us-gov-west-1",
+                AwsUsGov,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com/app",
+                "us-gov-east-1",
+                AwsUsGov,
+                true,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/app",
+                "us-east-1",
+                Aws,
+                true,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov/app",
+                "us-iso-east-1",
+                AwsIso,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov/app",
+                "us-isob-east-1",
+                AwsIsoB,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk/app",
+                "eu-isoe-west-1",
+                AwsIsoE,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov/app",
+                "us-isof-south-1",
+                AwsIsoF,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu/app",
+                "eusc-de-east-1",
+                AwsEusc,
+                false,
+                false,
+            ),
+            (
+                "123456789012.dkr-ecr.us-east-1.on.aws/app",
+                "us-east-1",
+                Aws,
+                false,
+                true,
+            ),
+            (
+                "123456789012.dkr-ecr-fips.us-east-1.on.aws/app",
+                "us-east-1",
+                Aws,
+                true,
+                true,
+            ),
+            (
+                "123456789012.dkr-ecr.us-gov-west-1.on.aws/app",
+                "us-gov-west-1",
+                AwsUsGov,
+                false,
+                true,
+            ),
+            (
+                "123456789012.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn/app",
+                "cn-north-1",
+                AwsCn,
+                false,
+                true,
+            ),
+        ];
+        for (image, region, partition, fips, dual_stack) in table {
+            let host = image.split('/').next().unwrap();
+            check_private(image, host, region, partition, fips, dual_stack);
+        }
+    }
+
+    #[test]
+    fn tags_digests_ports_paths_and_schemes() {
+        let host = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        for image in [
+            host.to_owned(),
+            format!("{host}/app"),
+            format!("{host}/a/b/c/app:latest"),
+            format!("{host}/app@sha256:{}", "a".repeat(64)),
+            format!("{host}/app:v1@sha256:{}", "b".repeat(64)),
+            format!("https://{host}/app"),
+            format!("http://{host}"),
+            format!("oci://{host}/app"),
+            format!("user@{host}/app"),
+            format!("{host}/public.ecr.aws/app:latest"),
+        ] {
+            check_private(&image, host, "us-east-1", Partition::Aws, false, false);
+        }
+        let with_port = format!("{host}:443");
+        check_private(
+            &format!("{with_port}/app:1"),
+            &with_port,
+            "us-east-1",
+            Partition::Aws,
+            false,
+            false,
+        );
+    }
+
+    #[test]
+    fn uppercase_hosts_classify_like_lowercase_and_keep_their_spelling() {
+        let image = "123456789012.DKR.ECR.US-WEST-2.AMAZONAWS.COM/App";
+        check_private(
+            image,
+            "123456789012.DKR.ECR.US-WEST-2.AMAZONAWS.COM",
+            "us-west-2",
+            Partition::Aws,
+            false,
+            false,
+        );
+        assert_eq!(
+            parse("PUBLIC.ECR.AWS/x").unwrap().kind,
+            RegistryKind::Public
+        );
+    }
+
+    #[test]
+    fn ecr_public_hosts() {
+        for image in [
+            "public.ecr.aws/nginx/nginx:latest",
+            "public.ecr.aws",
+            "ecr-public.aws.com/a/b",
+            "https://public.ecr.aws/x",
+        ] {
+            assert_eq!(parse(image).unwrap().kind, RegistryKind::Public, "{image}");
+        }
+    }
+
+    #[test]
+    fn other_hosts_are_unrecognized() {
+        for (image, host) in [
+            ("docker.io/library/busybox", "docker.io"),
+            ("registry.k8s.io/pause:3.9", "registry.k8s.io"),
+            ("localhost:5000/app", "localhost:5000"),
+            ("127.0.0.1:5000/app", "127.0.0.1:5000"),
+            ("[::1]:5000/app", "[::1]:5000"),
+            ("[::1]/app", "[::1]"),
+            ("my-mirror.example.com/ecr/app", "my-mirror.example.com"),
+            // Near misses: eleven or thirteen digits, a wrong service, a foreign domain, a prefix.
+            (
+                "12345678901.dkr.ecr.us-east-1.amazonaws.com/app",
+                "12345678901.dkr.ecr.us-east-1.amazonaws.com",
+            ),
+            (
+                "1234567890123.dkr.ecr.us-east-1.amazonaws.com/app",
+                "1234567890123.dkr.ecr.us-east-1.amazonaws.com",
+            ),
+            (
+                "123456789012.dkr.ecs.us-east-1.amazonaws.com/app",
+                "123456789012.dkr.ecs.us-east-1.amazonaws.com",
+            ),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example/app",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example",
+            ),
+            (
+                "x123456789012.dkr.ecr.us-east-1.amazonaws.com/app",
+                "x123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            ),
+            (
+                "public.ecr.aws.evil.example/app",
+                "public.ecr.aws.evil.example",
+            ),
+        ] {
+            let registry = parse(image).unwrap_or_else(|e| panic!("{image}: {e}"));
+            assert_eq!(
+                registry,
+                Registry {
+                    host: host.into(),
+                    kind: RegistryKind::Unrecognized
+                },
+                "{image}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_rejected_with_the_reason() {
+        type Expected = fn(&ImageError) -> bool;
+        let long = format!(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/{}",
+            "a".repeat(MAX_IMAGE_LEN)
+        );
+        let table: [(&str, Expected); 14] = [
+            ("", |e| *e == ImageError::Empty),
+            (&long, |e| matches!(e, ImageError::TooLong { .. })),
+            ("foobar  ", |e| {
+                matches!(e, ImageError::InvalidCharacter { .. })
+            }),
+            (" 123456789012.dkr.ecr.us-east-1.amazonaws.com/app", |e| {
+                matches!(e, ImageError::InvalidCharacter { .. })
+            }),
+            ("host/app\n", |e| {
+                matches!(e, ImageError::InvalidCharacter { .. })
+            }),
+            ("/app", |e| matches!(e, ImageError::NoHost { .. })),
+            ("https:///app", |e| matches!(e, ImageError::NoHost { .. })),
+            ("1http://host/app", |e| {
+                matches!(e, ImageError::NoHost { .. })
+            }),
+            ("host:notaport/app", |e| {
+                matches!(e, ImageError::InvalidPort { .. })
+            }),
+            ("host:99999/app", |e| {
+                matches!(e, ImageError::InvalidPort { .. })
+            }),
+            ("host:/app", |e| matches!(e, ImageError::InvalidPort { .. })),
+            ("ho%st/app", |e| matches!(e, ImageError::InvalidHost { .. })),
+            ("a:b:c/app", |e| matches!(e, ImageError::InvalidHost { .. })),
+            ("[zz::1]:5000/app", |e| {
+                matches!(e, ImageError::InvalidHost { .. })
+            }),
+        ];
+        for (image, expected) in table {
+            let error = parse(image).expect_err(image);
+            assert!(expected(&error), "{image:?} gave {error:?}");
+            assert!(!error.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn non_ascii_hosts_are_invalid_not_a_panic() {
+        for image in [
+            "ü.example/app",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com\u{0}/x",
+            "ｐublic.ecr.aws/x",
+        ] {
+            assert!(parse(image).is_err(), "{image}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! `ecr-credential-provider`: argv → command → run → exit code. The only place that decides
+//! the exit code; `output` is the only place that prints.
+
+mod aws;
+mod cli;
+mod deadline;
+mod diagnose;
+mod duration;
+mod error;
+mod image;
+mod output;
+mod plugin;
+mod request;
+mod secret;
+mod token;
+mod trace;
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use cli::Command;
+use deadline::Progress;
+use error::Error;
+use request::{ApiVersion, MAX_REQUEST_BYTES, Request};
+
+fn main() -> ExitCode {
+    let cli = match cli::parse(std::env::args_os().skip(1), |key| std::env::var(key).ok()) {
+        Ok(cli) => cli,
+        Err(error) => return fail(&error),
+    };
+    let printed = match &cli.command {
+        Command::Help => Some(cli::HELP.to_owned()),
+        Command::Version => Some(format!(
+            "{} version v{}",
+            output::PROGRAM,
+            env!("CARGO_PKG_VERSION")
+        )),
+        Command::Provide | Command::Get { .. } => None,
+    };
+    if let Some(text) = printed {
+        return match output::stdout(&text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(&Error::WriteStdout(error)),
+        };
+    }
+    trace::init(cli.trace);
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return fail(&Error::Usage(format!(
+                "could not start the async runtime: {error}"
+            )));
+        }
+    };
+    let result = runtime.block_on(run_with_deadline(&cli));
+    let code = match result.and_then(|json| output::stdout(&json).map_err(Error::WriteStdout)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    };
+    // A stdin reader still blocked must not hold the exit: the answer is already out.
+    std::mem::forget(runtime);
+    code
+}
+
+fn fail(error: &Error) -> ExitCode {
+    output::error(error);
+    ExitCode::from(error.exit_code())
+}
+
+async fn run_with_deadline(cli: &cli::Cli) -> Result<String, Error> {
+    let progress = Progress::default();
+    match tokio::time::timeout(cli.timeout, run(cli, &progress)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout {
+            after: cli.timeout,
+            waiting_for: progress.describe(),
+        }),
+    }
+}
+
+async fn run(cli: &cli::Cli, progress: &Progress) -> Result<String, Error> {
+    // A third of the deadline per attempt leaves room for the SDK's retries.
+    let attempt_timeout = (cli.timeout / 3)
+        .max(Duration::from_millis(500))
+        .min(cli.timeout);
+    let role_arn_env = std::env::var(plugin::ROLE_ARN_ENV).ok();
+    match &cli.command {
+        Command::Provide => {
+            progress.step("the request on stdin");
+            let request = request::parse(&read_stdin().await?)?;
+            let answer = plugin::answer(
+                request,
+                role_arn_env,
+                attempt_timeout,
+                progress,
+                SystemTime::now,
+            )
+            .await?;
+            Ok(answer.to_json(true))
+        }
+        Command::Get {
+            image,
+            show_password,
+        } => {
+            let request = Request {
+                api_version: ApiVersion::V1,
+                image: image.clone(),
+                service_account_token: None,
+                service_account_annotations: std::collections::BTreeMap::new(),
+            };
+            let answer = plugin::answer(
+                request,
+                role_arn_env,
+                attempt_timeout,
+                progress,
+                SystemTime::now,
+            )
+            .await?;
+            Ok(answer.to_json(*show_password))
+        }
+        Command::Help | Command::Version => unreachable!("answered before the runtime starts"),
+    }
+}
+
+/// Reads stdin on a thread of its own, so the deadline still holds if the writer never closes it.
+async fn read_stdin() -> Result<Vec<u8>, Error> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let limit = u64::try_from(MAX_REQUEST_BYTES + 1).unwrap_or(u64::MAX);
+        let result = std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map(|_| bytes);
+        let _ = sender.send(result);
+    });
+    match receiver.await {
+        Ok(result) => result.map_err(Error::ReadStdin),
+        Err(_) => Err(Error::ReadStdin(std::io::Error::other(
+            "the reader thread stopped",
+        ))),
+    }
+}

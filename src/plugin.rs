@@ -1,0 +1,258 @@
+//! One request → one response: the kubelet's path, shared by `get`. Decides which role to
+//! assume, asks AWS (through `aws`), decodes the token and shapes the answer. It never
+//! writes to stdout or stderr; tracing is the only output, and it never holds a secret.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use tracing::{debug, info, warn};
+
+use crate::aws::{Session, WebIdentity};
+use crate::deadline::Progress;
+use crate::duration;
+use crate::error::Error;
+use crate::image::{self, RegistryKind};
+use crate::request::{ApiVersion, AuthConfig, CacheKeyType, RESPONSE_KIND, Request, Response};
+use crate::secret::{REDACTED, Secret};
+use crate::token;
+
+/// Upstream's annotation for the role to assume with a service-account token.
+pub const ECR_ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
+/// The IRSA annotation, accepted when the ECR-specific one is absent (opt-in: the kubelet
+/// passes only the annotations a provider config lists).
+pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+pub const ROLE_ARN_ENV: &str = "AWS_ECR_ROLE_ARN";
+
+#[derive(Debug)]
+pub struct Answer {
+    pub api_version: ApiVersion,
+    /// The `auth` key: the registry host as the image spells it.
+    pub host: String,
+    pub username: String,
+    pub password: Secret,
+    pub cache_duration: Duration,
+}
+
+impl Answer {
+    /// The CredentialProviderResponse as JSON; the password is redacted unless `reveal`.
+    pub fn to_json(&self, reveal: bool) -> String {
+        let password = if reveal {
+            self.password.expose()
+        } else {
+            REDACTED
+        };
+        let response = Response {
+            kind: RESPONSE_KIND,
+            api_version: self.api_version.as_str(),
+            cache_key_type: CacheKeyType::Registry,
+            cache_duration: duration::format(self.cache_duration),
+            auth: BTreeMap::from([(
+                self.host.as_str(),
+                AuthConfig {
+                    username: &self.username,
+                    password,
+                },
+            )]),
+        };
+        serde_json::to_string(&response)
+            .unwrap_or_else(|_| unreachable!("a response of strings always serializes"))
+    }
+}
+
+/// Serves one request. `role_arn_env` is `AWS_ECR_ROLE_ARN`; `now` is when the token is judged.
+pub async fn answer(
+    request: Request,
+    role_arn_env: Option<String>,
+    attempt_timeout: Duration,
+    progress: &Progress,
+    now: impl FnOnce() -> SystemTime,
+) -> Result<Answer, Error> {
+    debug!(
+        image = %request.image,
+        api_version = request.api_version.as_str(),
+        service_account_token = if request.service_account_token.is_some() { "present" } else { "absent" },
+        annotations = ?request.service_account_annotations.keys().collect::<Vec<_>>(),
+        "request",
+    );
+    let registry = image::parse(&request.image)?;
+    match &registry.kind {
+        RegistryKind::Private(ecr) => debug!(
+            host = %registry.host, kind = "private", partition = ecr.partition.id(), region = %ecr.region,
+            registry_id = %ecr.registry_id, fips = ecr.fips, dual_stack = ecr.dual_stack, "classified",
+        ),
+        RegistryKind::Public => {
+            debug!(host = %registry.host, kind = "public", region = crate::aws::ECR_PUBLIC_REGION, "classified")
+        }
+        RegistryKind::Unrecognized => warn!(
+            "{} is not an ECR host; asking private ECR in the default AWS region, as upstream does",
+            registry.host
+        ),
+    }
+    let web_identity = web_identity(&request, role_arn_env)?;
+    let session =
+        Session::open(&registry, web_identity.as_ref(), attempt_timeout, progress).await?;
+    info!(source = %session.credential_source, region = %session.region, "credentials");
+
+    let (data, latency) = session.authorization_token().await?;
+    let service = session.service_name();
+    debug!(
+        service,
+        region = %session.region,
+        endpoint = progress.endpoint().as_deref().unwrap_or_default(),
+        request_id = data.request_id.as_deref().unwrap_or_default(),
+        latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        "GetAuthorizationToken",
+    );
+    let credentials =
+        token::decode(&data.token).map_err(|source| Error::Token { service, source })?;
+    let cache_duration = token::cache_duration(data.expires_at, now());
+    debug!(
+        cache_key_type = "Registry",
+        cache_duration = %duration::format(cache_duration),
+        auth = %registry.host,
+        expires_at = ?data.expires_at,
+        proxy_endpoint = data.proxy_endpoint.as_deref().unwrap_or_default(),
+        "response",
+    );
+    Ok(Answer {
+        api_version: request.api_version,
+        host: registry.host,
+        username: credentials.username,
+        password: credentials.password,
+        cache_duration,
+    })
+}
+
+/// KEP-4412: with a service-account token, the role comes from the ECR role annotation, then
+/// the IRSA annotation, then `AWS_ECR_ROLE_ARN`. With no role the token is ignored, as upstream.
+fn web_identity(
+    request: &Request,
+    role_arn_env: Option<String>,
+) -> Result<Option<WebIdentity>, Error> {
+    let Some(token) = &request.service_account_token else {
+        return Ok(None);
+    };
+    let annotation = |key: &str| {
+        request
+            .service_account_annotations
+            .get(key)
+            .filter(|value| !value.is_empty())
+            .map(|value| (value.clone(), format!("annotation {key}")))
+    };
+    let role = annotation(ECR_ROLE_ARN_ANNOTATION)
+        .or_else(|| annotation(ROLE_ARN_ANNOTATION))
+        .or_else(|| {
+            role_arn_env
+                .filter(|v| !v.is_empty())
+                .map(|v| (v, ROLE_ARN_ENV.to_owned()))
+        });
+    let Some((role_arn, origin)) = role else {
+        info!(
+            "a service-account token came without a role ARN; using the default credential chain"
+        );
+        return Ok(None);
+    };
+    if !is_role_arn(&role_arn) {
+        return Err(Error::InvalidRoleArn {
+            value: role_arn,
+            origin,
+        });
+    }
+    debug!(role_arn = %role_arn, from = %origin, "assuming role with the service-account token");
+    Ok(Some(WebIdentity {
+        role_arn,
+        token: token.clone(),
+    }))
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/NAME`, loosely: enough to catch a pasted wrong value.
+fn is_role_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if !partition.is_empty() && !account.is_empty() && resource.starts_with("role/") && resource.len() > 5)
+        && text.len() <= 2048
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(token: Option<&str>, annotations: &[(&str, &str)]) -> Request {
+        Request {
+            api_version: ApiVersion::V1,
+            image: "public.ecr.aws/x".into(),
+            service_account_token: token.map(Secret::new),
+            service_account_annotations: annotations
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        }
+    }
+
+    const ROLE_A: &str = "arn:aws:iam::111122223333:role/a";
+    const ROLE_B: &str = "arn:aws:iam::111122223333:role/b";
+    const ROLE_C: &str = "arn:aws-cn:iam::111122223333:role/path/c";
+
+    #[test]
+    fn role_precedence_ecr_annotation_then_irsa_annotation_then_env() {
+        let role = |req: &Request, env: Option<&str>| {
+            web_identity(req, env.map(str::to_owned))
+                .unwrap()
+                .map(|identity| identity.role_arn)
+        };
+        let both = request(
+            Some("jwt"),
+            &[
+                (ECR_ROLE_ARN_ANNOTATION, ROLE_A),
+                (ROLE_ARN_ANNOTATION, ROLE_B),
+            ],
+        );
+        assert_eq!(role(&both, Some(ROLE_C)).as_deref(), Some(ROLE_A));
+        let irsa = request(Some("jwt"), &[(ROLE_ARN_ANNOTATION, ROLE_B)]);
+        assert_eq!(role(&irsa, Some(ROLE_C)).as_deref(), Some(ROLE_B));
+        let none = request(Some("jwt"), &[]);
+        assert_eq!(role(&none, Some(ROLE_C)).as_deref(), Some(ROLE_C));
+        assert_eq!(role(&none, None), None);
+        assert_eq!(role(&none, Some("")), None);
+        let no_token = request(None, &[(ECR_ROLE_ARN_ANNOTATION, ROLE_A)]);
+        assert_eq!(role(&no_token, Some(ROLE_C)), None);
+    }
+
+    #[test]
+    fn a_value_that_is_no_role_arn_is_refused_by_name() {
+        for bad in [
+            "role-a",
+            "arn:aws:iam::111122223333:user/u",
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::111122223333:role/",
+        ] {
+            let req = request(Some("jwt"), &[(ECR_ROLE_ARN_ANNOTATION, bad)]);
+            match web_identity(&req, None) {
+                Err(Error::InvalidRoleArn { origin, .. }) => {
+                    assert_eq!(origin, format!("annotation {ECR_ROLE_ARN_ANNOTATION}"))
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_response_redacts_unless_asked() {
+        let answer = Answer {
+            api_version: ApiVersion::V1,
+            host: "h".into(),
+            username: "AWS".into(),
+            password: Secret::new("pw"),
+            cache_duration: Duration::from_secs(21_600),
+        };
+        assert!(
+            answer.to_json(false).contains(REDACTED) && !answer.to_json(false).contains("\"pw\"")
+        );
+        assert!(answer.to_json(true).contains("\"password\":\"pw\""));
+        assert!(
+            answer
+                .to_json(true)
+                .contains("\"cacheDuration\":\"6h0m0s\"")
+        );
+    }
+}
