@@ -14,7 +14,7 @@ use aws_sdk_ecr::config::{
     ConfigBag, Credentials, Intercept, ProvideCredentials, RuntimeComponents,
     SharedCredentialsProvider,
 };
-use aws_sdk_ecr::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::operation::RequestId;
 
 use crate::deadline::Progress;
@@ -174,7 +174,7 @@ impl Failure {
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
-        let cause = || one_line(&DisplayErrorContext(error).to_string());
+        let cause = || error_chain(error);
         match error {
             SdkError::ServiceError(service) => Self::Service {
                 code: service.err().code().unwrap_or("UnknownError").to_owned(),
@@ -190,10 +190,7 @@ impl Failure {
                 endpoint,
                 cause: dispatch
                     .as_connector_error()
-                    .and_then(StdError::source)
-                    .map_or_else(cause, |source| {
-                        one_line(&DisplayErrorContext(source).to_string())
-                    }),
+                    .map_or_else(cause, |connector| error_chain(connector)),
             },
             SdkError::ResponseError(response) => Self::BadResponse {
                 status: Some(response.raw().status().as_u16()),
@@ -210,6 +207,20 @@ impl Failure {
             _ => None,
         }
     }
+}
+
+/// An error and its sources, each said once: `a: b: c`.
+fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let text = error.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = error.source();
+    }
+    one_line(&parts.join(": "))
 }
 
 /// Messages come from servers and chains of errors: keep them to one bounded line.
@@ -332,8 +343,14 @@ impl Session {
         provider
             .provide_credentials()
             .await
-            .map_err(|error| AwsError::Credentials {
-                detail: one_line(&DisplayErrorContext(&error).to_string()),
+            .map_err(|error| {
+                use aws_credential_types::provider::error::CredentialsError;
+                let detail = match &error {
+                    CredentialsError::CredentialsNotLoaded(_) => "none found in environment variables, the AWS profile, web identity, the container endpoint or instance metadata".into(),
+                    CredentialsError::ProviderTimedOut(_) => "a credential provider timed out (often instance metadata that does not answer)".into(),
+                    _ => error_chain(&error),
+                };
+                AwsError::Credentials { detail }
             })
     }
 

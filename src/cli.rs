@@ -152,8 +152,22 @@ pub fn parse(
     };
     let trace = trace_setting(trace_flag, verbosity, env(TRACE_ENV).as_deref())?;
 
+    let command = command(positional, wants, show_password)?;
+    Ok(Cli {
+        command,
+        trace,
+        timeout,
+    })
+}
+
+fn command(
+    positional: Vec<String>,
+    (help, version): (bool, bool),
+    show_password: bool,
+) -> Result<Command, Error> {
+    let usage = |message: String| Error::Usage(message);
     let mut positional = positional.into_iter();
-    let command = match (wants, positional.next().as_deref()) {
+    let command = match ((help, version), positional.next().as_deref()) {
         ((true, _), _) | (_, Some("help")) => Command::Help,
         ((_, true), _) | (_, Some("version")) => Command::Version,
         (_, None | Some("get-credentials")) => Command::Provide,
@@ -177,11 +191,7 @@ pub fn parse(
     if show_password && !matches!(command, Command::Get { .. }) {
         return Err(usage("--show-password only goes with get".into()));
     }
-    Ok(Cli {
-        command,
-        trace,
-        timeout,
-    })
+    Ok(command)
 }
 
 /// The flag wins over the environment; `--v` raises the level of either.

@@ -261,6 +261,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::too_many_lines, reason = "one table")]
     fn private_ecr_in_every_partition() {
         use Partition::*;
         let table = [

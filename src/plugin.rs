@@ -81,7 +81,7 @@ pub async fn answer(
             registry_id = %ecr.registry_id, fips = ecr.fips, dual_stack = ecr.dual_stack, "classified",
         ),
         RegistryKind::Public => {
-            debug!(host = %registry.host, kind = "public", region = crate::aws::ECR_PUBLIC_REGION, "classified")
+            debug!(host = %registry.host, kind = "public", region = crate::aws::ECR_PUBLIC_REGION, "classified");
         }
         RegistryKind::Unrecognized => warn!(
             "{} is not an ECR host; asking private ECR in the default AWS region, as upstream does",
@@ -229,7 +229,7 @@ mod tests {
             let req = request(Some("jwt"), &[(ECR_ROLE_ARN_ANNOTATION, bad)]);
             match web_identity(&req, None) {
                 Err(Error::InvalidRoleArn { origin, .. }) => {
-                    assert_eq!(origin, format!("annotation {ECR_ROLE_ARN_ANNOTATION}"))
+                    assert_eq!(origin, format!("annotation {ECR_ROLE_ARN_ANNOTATION}"));
                 }
                 other => panic!("{bad}: {other:?}"),
             }

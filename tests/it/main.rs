@@ -1,0 +1,17 @@
+//! Integration tests: the built binary, exec'd as the kubelet does, against a loopback
+//! stand-in for ECR, ECR Public and STS. One module per concern.
+
+// Test code: a panic is how a test says it failed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::needless_pass_by_value
+)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod errors;
+mod kubelet;
+mod service_account;

@@ -1,0 +1,299 @@
+//! A small HTTP/1.1 server on 127.0.0.1 standing in for ECR, ECR Public and STS, for the
+//! faults and checks a real peer cannot give: hangs, garbage, exact headers seen. It answers
+//! each request with what the test's handler says and records every request it got.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub target: String,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+impl Seen {
+    /// `X-Amz-Target` for JSON APIs, the `Action` for query APIs (STS).
+    pub fn operation(&self) -> String {
+        if let Some(target) = self.headers.get("x-amz-target") {
+            return target.clone();
+        }
+        self.form("Action").unwrap_or_default()
+    }
+
+    pub fn form(&self, key: &str) -> Option<String> {
+        self.body.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == key).then(|| percent_decode(v))
+        })
+    }
+
+    /// (access key, region, service) from the SigV4 credential scope, if signed.
+    pub fn signed_scope(&self) -> Option<(String, String, String)> {
+        let auth = self.headers.get("authorization")?;
+        let credential = auth.split("Credential=").nth(1)?.split(',').next()?;
+        let parts: Vec<&str> = credential.split('/').collect();
+        Some((
+            parts.first()?.to_string(),
+            parts.get(2)?.to_string(),
+            parts.get(3)?.to_string(),
+        ))
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("00");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub enum Reply {
+    /// Status, content type and body, on a kept-alive connection.
+    Body(u16, &'static str, String),
+    /// These bytes as they are, then close.
+    Raw(Vec<u8>),
+    /// Read the request, then never answer.
+    Hang,
+    /// Close without a word.
+    Close,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: serde_json::Value) -> Self {
+        Self::Body(status, "application/x-amz-json-1.1", body.to_string())
+    }
+
+    /// An AWS JSON-protocol error, as ECR sends it.
+    pub fn aws_error(status: u16, code: &str, message: &str) -> Self {
+        Self::json(
+            status,
+            serde_json::json!({"__type": code, "message": message}),
+        )
+    }
+}
+
+type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
+
+pub struct FakeAws {
+    pub url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl FakeAws {
+    pub fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let recorder = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let handler = Arc::clone(&handler);
+                let recorder = Arc::clone(&recorder);
+                std::thread::spawn(move || serve(stream, &*handler, &recorder));
+            }
+        });
+        Self { url, seen }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+
+    /// The requests for one operation.
+    pub fn calls(&self, operation: &str) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.operation().ends_with(operation))
+            .collect()
+    }
+}
+
+fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(90)));
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    loop {
+        let Some(request) = read_request(&mut reader) else {
+            return;
+        };
+        seen.lock().expect("lock").push(request.clone());
+        match handler(&request) {
+            Reply::Body(status, content_type, body) => {
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: req-{}\r\n\r\n",
+                    body.len(),
+                    seen.lock().expect("lock").len()
+                );
+                if writer
+                    .write_all(head.as_bytes())
+                    .and_then(|()| writer.write_all(body.as_bytes()))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Reply::Raw(bytes) => {
+                let _ = writer.write_all(&bytes);
+                return;
+            }
+            Reply::Hang => {
+                std::thread::sleep(Duration::from_secs(90));
+                return;
+            }
+            Reply::Close => return,
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?.to_owned();
+    let mut headers = HashMap::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Seen {
+        method,
+        target,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+pub fn epoch_secs(at: SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+}
+
+pub fn b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// A GetAuthorizationToken answer for private ECR.
+pub fn ecr_token(password: &str, expires_in: Duration) -> Reply {
+    Reply::json(
+        200,
+        serde_json::json!({"authorizationData": [{
+            "authorizationToken": b64(&format!("AWS:{password}")),
+            "expiresAt": epoch_secs(SystemTime::now() + expires_in),
+            "proxyEndpoint": "https://123456789012.dkr.ecr.us-west-2.amazonaws.com",
+        }]}),
+    )
+}
+
+/// A GetAuthorizationToken answer for ECR Public.
+pub fn public_token(password: &str, expires_in: Duration) -> Reply {
+    Reply::json(
+        200,
+        serde_json::json!({"authorizationData": {
+            "authorizationToken": b64(&format!("AWS:{password}")),
+            "expiresAt": epoch_secs(SystemTime::now() + expires_in),
+        }}),
+    )
+}
+
+/// An STS AssumeRoleWithWebIdentity answer (query protocol, XML).
+pub fn sts_credentials(access_key: &str, secret_key: &str, session_token: &str) -> Reply {
+    let body = format!(
+        r#"<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <Credentials>
+      <AccessKeyId>{access_key}</AccessKeyId>
+      <SecretAccessKey>{secret_key}</SecretAccessKey>
+      <SessionToken>{session_token}</SessionToken>
+      <Expiration>2099-01-01T00:00:00Z</Expiration>
+    </Credentials>
+    <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/r/ecr-credential-provider</Arn><AssumedRoleId>AROA:x</AssumedRoleId></AssumedRoleUser>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>sts-req-1</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>"#
+    );
+    Reply::Body(200, "text/xml", body)
+}
+
+/// An STS error (query protocol, XML).
+pub fn sts_error(status: u16, code: &str, message: &str) -> Reply {
+    let body = format!(
+        r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>sts-err-1</RequestId></ErrorResponse>"#
+    );
+    Reply::Body(status, "text/xml", body)
+}
+
+/// A loopback HTTP proxy that records each CONNECT target and refuses it: shows which AWS
+/// endpoint the provider chose, without any traffic leaving the machine.
+pub struct RefusingProxy {
+    pub url: String,
+    targets: Arc<Mutex<Vec<String>>>,
+}
+
+impl RefusingProxy {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Arc::clone(&targets);
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_ok()
+                    && let Some(target) = line.split_whitespace().nth(1)
+                {
+                    recorder.lock().expect("lock").push(target.to_owned());
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        Self { url, targets }
+    }
+
+    pub fn targets(&self) -> Vec<String> {
+        self.targets.lock().expect("lock").clone()
+    }
+}

@@ -1,0 +1,225 @@
+//! Runs the real binary the way the kubelet does: a fresh environment, one request on stdin,
+//! stdout and stderr captured, a hard time limit. Every run checks that no secret the test
+//! registered reached stderr, and that a failed run wrote nothing on stdout.
+
+#![allow(dead_code)]
+
+pub mod fake;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ecr-credential-provider");
+pub const V1: &str = "credentialprovider.kubelet.k8s.io/v1";
+pub const V1BETA1: &str = "credentialprovider.kubelet.k8s.io/v1beta1";
+pub const V1ALPHA1: &str = "credentialprovider.kubelet.k8s.io/v1alpha1";
+
+/// Credentials every test may use: the secret halves are checked against stderr.
+pub const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+pub const SECRET_KEY: &str = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
+
+/// A request as the kubelet writes it.
+pub fn request(api_version: &str, image: &str) -> String {
+    serde_json::json!({"kind": "CredentialProviderRequest", "apiVersion": api_version, "image": image}).to_string()
+}
+
+/// An empty directory of its own, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ecr-credential-provider-test-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Debug)]
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Output {
+    /// The response, after checking the run succeeded.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        assert_eq!(self.code, Some(0), "run failed: {self:#?}");
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+
+    /// The one error line, after checking the run failed the way a kubelet needs.
+    #[track_caller]
+    pub fn error_line(&self) -> &str {
+        assert_ne!(self.code, Some(0), "run should have failed: {self:#?}");
+        assert!(
+            self.code.is_some(),
+            "killed by the test's time limit: {self:#?}"
+        );
+        let line = self
+            .stderr
+            .lines()
+            .rfind(|l| l.starts_with("ecr-credential-provider: "));
+        line.unwrap_or_else(|| panic!("no error line on stderr: {self:#?}"))
+    }
+}
+
+/// One exec of the provider.
+pub struct Exec {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: Option<Vec<u8>>,
+    secrets: Vec<String>,
+    limit: Duration,
+    home: TempDir,
+}
+
+/// A run with a clean environment: no instance metadata, no profile files, no CA settings.
+pub fn exec() -> Exec {
+    let home = TempDir::new();
+    let env = vec![
+        ("HOME".into(), home.0.display().to_string()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        (
+            "AWS_CONFIG_FILE".into(),
+            home.0.join("no-config").display().to_string(),
+        ),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE".into(),
+            home.0.join("no-credentials").display().to_string(),
+        ),
+    ];
+    Exec {
+        args: Vec::new(),
+        env,
+        stdin: None,
+        secrets: vec![SECRET_KEY.into()],
+        limit: Duration::from_secs(60),
+        home,
+    }
+}
+
+impl Exec {
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Static keys for the default chain.
+    pub fn keys(self) -> Self {
+        self.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    }
+
+    /// Every AWS service at `endpoint`.
+    pub fn endpoint(self, endpoint: &str) -> Self {
+        self.env("AWS_ENDPOINT_URL", endpoint)
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// A value that must never appear on stderr.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secrets.push(secret.into());
+        self
+    }
+
+    pub fn home(&self) -> &std::path::Path {
+        &self.home.0
+    }
+
+    /// Runs to completion, or kills the child at the limit (then `code` is `None`). With no
+    /// stdin given, stdin is left open, as a writer that never finishes would leave it.
+    pub fn run(self) -> Output {
+        let mut command = Command::new(BIN);
+        command
+            .args(&self.args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = command.spawn().expect("spawn the provider");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let held_open = match self.stdin {
+            Some(bytes) => {
+                // The child may exit before reading everything; that is its right.
+                let _ = stdin.write_all(&bytes);
+                drop(stdin);
+                None
+            }
+            None => Some(stdin),
+        };
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let out_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stdout.read_to_string(&mut text);
+            text
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let code = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status.code();
+            }
+            if started.elapsed() > self.limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let elapsed = started.elapsed();
+        drop(held_open);
+        let output = Output {
+            code,
+            stdout: out_reader.join().expect("stdout reader"),
+            stderr: err_reader.join().expect("stderr reader"),
+            elapsed,
+        };
+        for secret in &self.secrets {
+            assert!(
+                !output.stderr.contains(secret.as_str()),
+                "a secret reached stderr: {output:#?}"
+            );
+        }
+        if output.code != Some(0) {
+            assert!(
+                output.stdout.is_empty(),
+                "a failed run wrote to stdout: {output:#?}"
+            );
+        }
+        output
+    }
+}
