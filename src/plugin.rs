@@ -110,7 +110,7 @@ pub async fn answer(
         cache_key_type = "Registry",
         cache_duration = %duration::format(cache_duration),
         auth = %registry.host,
-        expires_at = ?data.expires_at,
+        expires_at = %data.expires_at.map(rfc3339).unwrap_or_default(),
         proxy_endpoint = data.proxy_endpoint.as_deref().unwrap_or_default(),
         "response",
     );
@@ -121,6 +121,13 @@ pub async fn answer(
         password: credentials.password,
         cache_duration,
     })
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    use aws_sdk_ecr::primitives::{DateTime, DateTimeFormat};
+    DateTime::from(at)
+        .fmt(DateTimeFormat::DateTime)
+        .unwrap_or_default()
 }
 
 /// KEP-4412: with a service-account token, the role comes from the ECR role annotation, then
