@@ -83,6 +83,10 @@ pub enum Reply {
 }
 
 impl Reply {
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "called with json! temporaries"
+    )]
     pub fn json(status: u16, body: serde_json::Value) -> Self {
         Self::Body(status, "application/x-amz-json-1.1", body.to_string())
     }
