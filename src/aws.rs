@@ -18,7 +18,7 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::operation::RequestId;
 
 use crate::deadline::Progress;
-use crate::image::{PrivateEcr, Registry, RegistryKind};
+use crate::image::{PrivateEcr, Reference, Registry, RegistryKind};
 use crate::secret::Secret;
 
 /// ECR Public has one API, in us-east-1 of the aws partition.
@@ -210,7 +210,7 @@ impl Failure {
 }
 
 /// An error and its sources, each said once: `a: b: c`.
-fn error_chain(error: &(dyn StdError + 'static)) -> String {
+pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(error);
     while let Some(error) = current {
@@ -421,25 +421,15 @@ impl Session {
             what,
         };
         let data = match &self.api {
-            Api::Private {
-                fips, dual_stack, ..
-            } => {
-                let mut config = aws_sdk_ecr::config::Builder::from(&self.sdk)
-                    .interceptor(AttemptRecorder(self.progress.clone()));
-                // The host says FIPS or dual-stack; the user's own AWS settings still win.
-                if *fips && self.sdk.use_fips().is_none() {
-                    config = config.use_fips(true);
-                }
-                if *dual_stack && self.sdk.use_dual_stack().is_none() {
-                    config = config.use_dual_stack(true);
-                }
-                let output = aws_sdk_ecr::Client::from_conf(config.build())
-                    .get_authorization_token()
-                    .send()
-                    .await
-                    .map_err(|error| {
-                        call_failed(Failure::from_sdk(&error, self.progress.endpoint()))
-                    })?;
+            Api::Private { .. } => {
+                let output =
+                    self.ecr()
+                        .get_authorization_token()
+                        .send()
+                        .await
+                        .map_err(|error| {
+                            call_failed(Failure::from_sdk(&error, self.progress.endpoint()))
+                        })?;
                 let request_id = output.request_id().map(str::to_owned);
                 let data = output
                     .authorization_data()
@@ -487,6 +477,151 @@ impl Session {
         };
         Ok((data, started.elapsed()))
     }
+    /// The private ECR client: the host's FIPS or dual-stack form carries over to the API
+    /// endpoint unless the user's own AWS settings say otherwise.
+    fn ecr(&self) -> aws_sdk_ecr::Client {
+        let mut config = aws_sdk_ecr::config::Builder::from(&self.sdk)
+            .interceptor(AttemptRecorder(self.progress.clone()));
+        if let Api::Private { fips, dual_stack } = self.api {
+            if fips && self.sdk.use_fips().is_none() {
+                config = config.use_fips(true);
+            }
+            if dual_stack && self.sdk.use_dual_stack().is_none() {
+                config = config.use_dual_stack(true);
+            }
+        }
+        aws_sdk_ecr::Client::from_conf(config.build())
+    }
+
+    fn failure<E>(&self, error: &SdkError<E, aws_sdk_ecr::config::http::HttpResponse>) -> Failure
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        Failure::from_sdk(error, self.progress.endpoint())
+    }
+
+    /// STS GetCallerIdentity: who these credentials are.
+    pub async fn caller_identity(&self) -> Result<CallerIdentity, Failure> {
+        self.progress
+            .step(format!("STS GetCallerIdentity in {}", self.region));
+        let config = aws_sdk_sts::config::Builder::from(&self.sdk)
+            .interceptor(AttemptRecorder(self.progress.clone()))
+            .build();
+        let output = aws_sdk_sts::Client::from_conf(config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|error| self.failure(&error))?;
+        Ok(CallerIdentity {
+            account: output.account().unwrap_or_default().to_owned(),
+            arn: output.arn().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// ECR BatchGetImage: what a pull does first, with the same permission check.
+    pub async fn batch_get_image(
+        &self,
+        registry_id: &str,
+        image: &Reference,
+    ) -> Result<ImageLookup, Failure> {
+        use aws_sdk_ecr::types::ImageIdentifier;
+        self.progress
+            .step(format!("ECR BatchGetImage in {}", self.region));
+        let id = if image.is_digest() {
+            ImageIdentifier::builder().image_digest(&image.tag_or_digest)
+        } else {
+            ImageIdentifier::builder().image_tag(&image.tag_or_digest)
+        };
+        let output = self
+            .ecr()
+            .batch_get_image()
+            .registry_id(registry_id)
+            .repository_name(&image.repository)
+            .image_ids(id.build())
+            .set_accepted_media_types(Some(MANIFEST_MEDIA_TYPES.map(str::to_owned).to_vec()))
+            .send()
+            .await
+            .map_err(|error| self.failure(&error))?;
+        if let Some(found) = output.images().first() {
+            let manifest: serde_json::Value = found
+                .image_manifest()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_default();
+            let layers = manifest["layers"]
+                .as_array()
+                .map(|layers| {
+                    layers
+                        .iter()
+                        .filter_map(|layer| layer["digest"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Ok(ImageLookup::Found {
+                media_type: found.image_manifest_media_type().map(str::to_owned),
+                digest: found
+                    .image_id()
+                    .and_then(|id| id.image_digest())
+                    .map(str::to_owned),
+                layers,
+            });
+        }
+        let failure = output.failures().first();
+        Ok(ImageLookup::Missing {
+            code: failure.and_then(|f| f.failure_code()).map_or_else(
+                || "ImageNotFound".to_owned(),
+                |code| code.as_str().to_owned(),
+            ),
+            reason: one_line(failure.and_then(|f| f.failure_reason()).unwrap_or_default()),
+        })
+    }
+
+    /// ECR GetDownloadUrlForLayer: the permission a pull needs for each layer.
+    pub async fn layer_download(
+        &self,
+        registry_id: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<(), Failure> {
+        self.progress
+            .step(format!("ECR GetDownloadUrlForLayer in {}", self.region));
+        self.ecr()
+            .get_download_url_for_layer()
+            .registry_id(registry_id)
+            .repository_name(repository)
+            .layer_digest(digest)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| self.failure(&error))
+    }
+}
+
+/// The manifest types a pull accepts, newest first.
+pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+#[derive(Debug)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+}
+
+#[derive(Debug)]
+pub enum ImageLookup {
+    Found {
+        media_type: Option<String>,
+        digest: Option<String>,
+        /// Layer digests, when the manifest is an image manifest (not an index).
+        layers: Vec<String>,
+    },
+    Missing {
+        code: String,
+        reason: String,
+    },
 }
 
 /// Where the default chain found `credentials`, in words a node operator recognises. The SDK

@@ -19,6 +19,8 @@ Usage:
   ecr-credential-provider [FLAGS]                    read a CredentialProviderRequest on stdin (the kubelet's way)
   ecr-credential-provider get-credentials [FLAGS]    the same (kOps passes this argument)
   ecr-credential-provider get IMAGE [--show-password] build the request for IMAGE and print the response
+  ecr-credential-provider check IMAGE [--json] [--registry-endpoint URL]
+                                                     can this identity pull IMAGE? each step, why it fails, the fix
 
 Flags:
   -h, --help             print this help
@@ -42,6 +44,12 @@ pub enum Command {
     Get {
         image: String,
         show_password: bool,
+    },
+    /// Try each step a pull of `image` takes and report which fails, why, and the fix.
+    Check {
+        image: String,
+        json: bool,
+        registry_endpoint: Option<String>,
     },
     Version,
     Help,
@@ -87,6 +95,8 @@ pub fn parse(
     let mut verbosity: u8 = 0;
     let mut timeout_flag: Option<String> = None;
     let mut show_password = false;
+    let mut json = false;
+    let mut registry_endpoint: Option<String> = None;
     let mut wants = (false, false); // (help, version)
 
     while let Some(arg) = args.next() {
@@ -132,6 +142,8 @@ pub fn parse(
             }
             "--timeout" => timeout_flag = Some(value("--timeout")?),
             "--show-password" => show_password = true,
+            "--json" => json = true,
+            "--registry-endpoint" => registry_endpoint = Some(value("--registry-endpoint")?),
             "--" => positional.extend(args.by_ref()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(usage(format!("unknown flag {flag}")));
@@ -152,7 +164,15 @@ pub fn parse(
     };
     let trace = trace_setting(trace_flag, verbosity, env(TRACE_ENV).as_deref())?;
 
-    let command = command(positional, wants, show_password)?;
+    let command = command(
+        positional,
+        wants,
+        Extras {
+            show_password,
+            json,
+            registry_endpoint,
+        },
+    )?;
     Ok(Cli {
         command,
         trace,
@@ -160,11 +180,23 @@ pub fn parse(
     })
 }
 
+/// Flags that belong to one command only.
+struct Extras {
+    show_password: bool,
+    json: bool,
+    registry_endpoint: Option<String>,
+}
+
 fn command(
     positional: Vec<String>,
     (help, version): (bool, bool),
-    show_password: bool,
+    extras: Extras,
 ) -> Result<Command, Error> {
+    let Extras {
+        show_password,
+        json,
+        registry_endpoint,
+    } = extras;
     let usage = |message: String| Error::Usage(message);
     let mut positional = positional.into_iter();
     let command = match ((help, version), positional.next().as_deref()) {
@@ -183,6 +215,16 @@ fn command(
                 show_password,
             }
         }
+        (_, Some("check")) => {
+            let image = positional.next().ok_or_else(|| {
+                usage("check needs an image, such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1".into())
+            })?;
+            Command::Check {
+                image,
+                json,
+                registry_endpoint: registry_endpoint.clone(),
+            }
+        }
         (_, Some(other)) => return Err(usage(format!("unknown command {other:?}"))),
     };
     if let Some(extra) = positional.next() {
@@ -190,6 +232,12 @@ fn command(
     }
     if show_password && !matches!(command, Command::Get { .. }) {
         return Err(usage("--show-password only goes with get".into()));
+    }
+    let is_check = matches!(command, Command::Check { .. });
+    if (json || registry_endpoint.is_some()) && !is_check {
+        return Err(usage(
+            "--json and --registry-endpoint only go with check".into(),
+        ));
     }
     Ok(command)
 }
@@ -252,6 +300,21 @@ mod tests {
         check(&["--version"], &Command::Version);
         check(&["-v"], &Command::Version);
         check(&["-h"], &Command::Help);
+        let check_args = [
+            "check",
+            "public.ecr.aws/x",
+            "--json",
+            "--registry-endpoint",
+            "http://127.0.0.1:5000",
+        ];
+        check(
+            &check_args,
+            &Command::Check {
+                image: "public.ecr.aws/x".into(),
+                json: true,
+                registry_endpoint: Some("http://127.0.0.1:5000".into()),
+            },
+        );
         check(&["--help"], &Command::Help);
         check(&["get-credentials", "--v=4"], &Command::Provide);
         check(
@@ -279,6 +342,8 @@ mod tests {
         check_usage_error(&[], &[(TIMEOUT_ENV, "-1s")], "timeout");
         check_usage_error(&[], &[(TRACE_ENV, "yes please")], TRACE_ENV);
         check_usage_error(&["--show-password"], &[], "only goes with get");
+        check_usage_error(&["get", "x", "--json"], &[], "only go with check");
+        check_usage_error(&["check"], &[], "check needs an image");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Error → the likely cause and what to do about it, in words a node operator can act on.
 //! Pure: reads only the error. `check` and the one-line failure share these texts.
 
-use crate::aws::{AwsError, Failure};
+use std::fmt::Write as _;
+
+use crate::aws::{AwsError, CallerIdentity, Failure};
 use crate::error::Error;
 use crate::request::RequestError;
 
 pub const PULL_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
-const NETWORK: &str = "check the node's route to the AWS API endpoint: security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr (and the S3 gateway for layers), and HTTPS_PROXY/NO_PROXY";
+pub const NETWORK: &str = "check the node's route to the endpoint: security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr (and the S3 gateway for layers), and HTTPS_PROXY/NO_PROXY";
 
 /// The fix for `error`, when there is something more useful to say than the error itself.
 pub fn hint(error: &Error) -> Option<String> {
@@ -61,10 +63,10 @@ fn aws_hint(error: &AwsError) -> Option<String> {
     Some(text)
 }
 
-fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
+pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
     let text = match failure {
         Failure::Service { code, status, .. } => match code.as_str() {
-            "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => format!(
+            code if is_access_denied(code) => format!(
                 "the identity needs {action}; the managed policy {PULL_POLICY} grants it together with the pull actions"
             ),
             "UnrecognizedClientException" | "InvalidClientTokenId" => {
@@ -86,4 +88,107 @@ fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
         Failure::BadResponse { .. } | Failure::Other { .. } => return None,
     };
     Some(text)
+}
+
+pub fn is_access_denied(code: &str) -> bool {
+    matches!(
+        code,
+        "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation"
+    )
+}
+
+/// The actions a pull needs on the repository, beyond the token.
+pub const PULL_ACTIONS: [&str; 3] = [
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchCheckLayerAvailability",
+];
+
+/// How to let `caller` pull from the repository `repository_arn`: an identity policy, and
+/// across accounts a repository policy too.
+pub fn pull_fix(
+    repository_arn: &str,
+    registry_id: &str,
+    caller: Option<&CallerIdentity>,
+) -> String {
+    let actions = serde_json::json!(PULL_ACTIONS);
+    let identity_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": repository_arn}
+    ]});
+    let who = caller.map_or_else(|| "this identity".to_owned(), |c| principal(&c.arn));
+    let mut fix = format!(
+        "attach the managed policy {PULL_POLICY} to {who}, or allow {} on the repository: {identity_policy}",
+        PULL_ACTIONS.join(", ")
+    );
+    if let Some(caller) = caller.filter(|c| !c.account.is_empty() && c.account != registry_id) {
+        let repository_policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "AllowPull", "Effect": "Allow", "Principal": {"AWS": principal(&caller.arn)}, "Action": actions}
+        ]});
+        let _ = write!(
+            fix,
+            "; the repository is in account {registry_id}, not {}: its repository policy must allow the puller too: {repository_policy}",
+            caller.account
+        );
+    }
+    fix
+}
+
+/// An assumed-role session's ARN names the role a policy must name.
+fn principal(arn: &str) -> String {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if let ["arn", partition, "sts", "", account, resource] = parts.as_slice()
+        && let Some(role) = resource
+            .strip_prefix("assumed-role/")
+            .and_then(|r| r.split('/').next())
+    {
+        return format!("arn:{partition}:iam::{account}:role/{role}");
+    }
+    arn.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(arn: &str, account: &str) -> CallerIdentity {
+        CallerIdentity {
+            arn: arn.into(),
+            account: account.into(),
+        }
+    }
+
+    #[test]
+    fn pull_fix_names_the_actions_and_the_repository() {
+        let arn = "arn:aws:ecr:us-west-2:111122223333:repository/app";
+        let fix = pull_fix(
+            arn,
+            "111122223333",
+            Some(&caller("arn:aws:iam::111122223333:user/u", "111122223333")),
+        );
+        for needle in [
+            PULL_POLICY,
+            "arn:aws:iam::111122223333:user/u",
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer",
+            arn,
+        ] {
+            assert!(fix.contains(needle), "{needle}: {fix}");
+        }
+        assert!(!fix.contains("repository policy"), "{fix}");
+    }
+
+    #[test]
+    fn cross_account_pulls_need_a_repository_policy_naming_the_role() {
+        let arn = "arn:aws:ecr:us-west-2:111122223333:repository/app";
+        let session = caller(
+            "arn:aws:sts::444455556666:assumed-role/node-role/i-0abc",
+            "444455556666",
+        );
+        let fix = pull_fix(arn, "111122223333", Some(&session));
+        assert!(
+            fix.contains("repository policy")
+                && fix.contains("\"arn:aws:iam::444455556666:role/node-role\""),
+            "{fix}"
+        );
+    }
 }

@@ -176,6 +176,41 @@ pub fn parse(image: &str) -> Result<Registry, ImageError> {
     })
 }
 
+/// The part of an image reference after the host: what a pull asks the registry for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub repository: String,
+    /// A tag or a digest (`sha256:…`); `latest` when the image names neither, as a pull does.
+    pub tag_or_digest: String,
+}
+
+impl Reference {
+    pub fn is_digest(&self) -> bool {
+        self.tag_or_digest.contains(':')
+    }
+}
+
+/// The repository and tag or digest of `image`; `None` when it names no repository.
+pub fn reference(image: &str) -> Option<Reference> {
+    let (_, path) = strip_scheme(image)?.split_once('/')?;
+    let (name, digest) = match path.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (path, None),
+    };
+    let (repository, tag) = match name.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => (repository, Some(tag)),
+        _ => (name, None),
+    };
+    if repository.is_empty() || repository.starts_with('/') || repository.ends_with('/') {
+        return None;
+    }
+    let tag_or_digest = digest.or(tag).filter(|r| !r.is_empty()).unwrap_or("latest");
+    Some(Reference {
+        repository: repository.to_owned(),
+        tag_or_digest: tag_or_digest.to_owned(),
+    })
+}
+
 /// `https://host/…` → `host/…`; an image with no scheme is returned as it is.
 /// `None` when a `://` follows something that is not a scheme.
 fn strip_scheme(image: &str) -> Option<&str> {
@@ -538,6 +573,32 @@ mod tests {
             assert!(expected(&error), "{image:?} gave {error:?}");
             assert!(!error.to_string().contains('\n'));
         }
+    }
+
+    #[test]
+    fn repository_and_tag_or_digest() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let table = [
+            ("h/app", Some(("app", "latest"))),
+            ("h/team/app:v1.2", Some(("team/app", "v1.2"))),
+            ("h:5000/team/app", Some(("team/app", "latest"))),
+            ("https://h/app:v1", Some(("app", "v1"))),
+            ("h", None),
+            ("h/", None),
+        ];
+        for (image, expected) in table {
+            let got = reference(image);
+            let got = got
+                .as_ref()
+                .map(|r| (r.repository.as_str(), r.tag_or_digest.as_str()));
+            assert_eq!(got, expected, "{image}");
+        }
+        let pinned = reference(&format!("h/app:v1@{digest}")).unwrap();
+        assert_eq!(
+            (pinned.repository.as_str(), pinned.tag_or_digest.as_str()),
+            ("app", digest.as_str())
+        );
+        assert!(pinned.is_digest());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the exit code; `output` is the only place that prints.
 
 mod aws;
+mod check;
 mod cli;
 mod deadline;
 mod diagnose;
@@ -10,6 +11,7 @@ mod error;
 mod image;
 mod output;
 mod plugin;
+mod registry;
 mod request;
 mod secret;
 mod token;
@@ -36,7 +38,7 @@ fn main() -> ExitCode {
             output::PROGRAM,
             env!("CARGO_PKG_VERSION")
         )),
-        Command::Provide | Command::Get { .. } => None,
+        Command::Provide | Command::Get { .. } | Command::Check { .. } => None,
     };
     if let Some(text) = printed {
         return match output::stdout(&text) {
@@ -58,8 +60,12 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(run_with_deadline(&cli));
-    let code = match result.and_then(|json| output::stdout(&json).map_err(Error::WriteStdout)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match result.and_then(|outcome| {
+        output::stdout(&outcome.stdout).map_err(Error::WriteStdout)?;
+        Ok(outcome.success)
+    }) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(error) => fail(&error),
     };
     // A stdin reader still blocked must not hold the exit: the answer is already out.
@@ -72,7 +78,22 @@ fn fail(error: &Error) -> ExitCode {
     ExitCode::from(error.exit_code())
 }
 
-async fn run_with_deadline(cli: &cli::Cli) -> Result<String, Error> {
+/// What a run prints on stdout, and whether it answers the question it was asked with yes.
+struct Outcome {
+    stdout: String,
+    success: bool,
+}
+
+impl Outcome {
+    fn success(stdout: String) -> Self {
+        Self {
+            stdout,
+            success: true,
+        }
+    }
+}
+
+async fn run_with_deadline(cli: &cli::Cli) -> Result<Outcome, Error> {
     let progress = Progress::default();
     match tokio::time::timeout(cli.timeout, run(cli, &progress)).await {
         Ok(result) => result,
@@ -83,7 +104,7 @@ async fn run_with_deadline(cli: &cli::Cli) -> Result<String, Error> {
     }
 }
 
-async fn run(cli: &cli::Cli, progress: &Progress) -> Result<String, Error> {
+async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
     // A third of the deadline per attempt leaves room for the SDK's retries.
     let attempt_timeout = (cli.timeout / 3)
         .max(Duration::from_millis(500))
@@ -101,7 +122,7 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<String, Error> {
                 SystemTime::now,
             )
             .await?;
-            Ok(answer.to_json(true))
+            Ok(Outcome::success(answer.to_json(true)))
         }
         Command::Get {
             image,
@@ -121,7 +142,30 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<String, Error> {
                 SystemTime::now,
             )
             .await?;
-            Ok(answer.to_json(*show_password))
+            Ok(Outcome::success(answer.to_json(*show_password)))
+        }
+        Command::Check {
+            image,
+            json,
+            registry_endpoint,
+        } => {
+            let report = check::check(
+                image,
+                registry_endpoint.as_deref(),
+                attempt_timeout,
+                progress,
+                SystemTime::now(),
+            )
+            .await?;
+            let stdout = if *json {
+                report.to_json()
+            } else {
+                report.to_text()
+            };
+            Ok(Outcome {
+                stdout,
+                success: report.pullable,
+            })
         }
         Command::Help | Command::Version => unreachable!("answered before the runtime starts"),
     }

@@ -123,7 +123,7 @@ pub async fn answer(
     })
 }
 
-fn rfc3339(at: SystemTime) -> String {
+pub fn rfc3339(at: SystemTime) -> String {
     use aws_sdk_ecr::primitives::{DateTime, DateTimeFormat};
     DateTime::from(at)
         .fmt(DateTimeFormat::DateTime)

@@ -11,6 +11,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod check;
 mod cli;
 mod errors;
 mod kubelet;
