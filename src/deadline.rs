@@ -40,6 +40,11 @@ impl Progress {
         self.lock().endpoint.clone()
     }
 
+    /// How many attempts the call in progress has sent: more than one means retries.
+    pub fn attempts(&self) -> u32 {
+        self.lock().attempt
+    }
+
     pub fn describe(&self) -> String {
         let state = self.lock();
         let step = if state.step.is_empty() {

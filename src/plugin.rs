@@ -84,6 +84,9 @@ pub async fn answer(
             debug!(host = %registry.host, kind = "public", region = crate::aws::ECR_PUBLIC_REGION, "classified");
         }
         RegistryKind::Unrecognized => warn!(
+            host = %registry.host,
+            kind = "unrecognized",
+            fallback = true,
             "{} is not an ECR host; asking private ECR in the default AWS region, as upstream does",
             registry.host
         ),
@@ -101,7 +104,12 @@ pub async fn answer(
         endpoint = progress.endpoint().as_deref().unwrap_or_default(),
         request_id = data.request_id.as_deref().unwrap_or_default(),
         latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        attempts = progress.attempts(),
         "GetAuthorizationToken",
+    );
+    info!(
+        "a token lets the kubelet log in to the registry; pulling also needs ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on the repository: run `ecr-credential-provider check {}` to test them",
+        request.image
     );
     let credentials =
         token::decode(&data.token).map_err(|source| Error::Token { service, source })?;

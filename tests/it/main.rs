@@ -16,3 +16,4 @@ mod cli;
 mod errors;
 mod kubelet;
 mod service_account;
+mod trace;
