@@ -18,6 +18,7 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::operation::RequestId;
 
 use crate::deadline::Progress;
+use crate::http::Trust;
 use crate::image::{PrivateEcr, Reference, Registry, RegistryKind};
 use crate::secret::Secret;
 
@@ -25,6 +26,14 @@ use crate::secret::Secret;
 pub const ECR_PUBLIC_REGION: &str = "us-east-1";
 /// The session name upstream gives the role it assumes with a service-account token.
 pub const ROLE_SESSION_NAME: &str = "ecr-credential-provider";
+
+/// How every AWS call is made.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Each attempt of a call gives up after this; the run's deadline bounds the whole.
+    pub attempt_timeout: Duration,
+    pub trust: Trust,
+}
 
 /// A role to assume with the pod's service-account token (KEP-4412).
 #[derive(Debug)]
@@ -261,19 +270,22 @@ impl Intercept for AttemptRecorder {
 }
 
 impl Session {
-    /// Loads the configuration for `registry` and resolves credentials, under `timeouts`.
+    /// Loads the configuration for `registry` and resolves credentials.
     pub async fn open(
         registry: &Registry,
         web_identity: Option<&WebIdentity>,
-        attempt_timeout: Duration,
+        settings: &Settings,
         progress: &Progress,
     ) -> Result<Self, AwsError> {
         progress.step("loading the AWS configuration");
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(attempt_timeout.min(Duration::from_secs(5)))
-            .operation_attempt_timeout(attempt_timeout)
+            .connect_timeout(settings.attempt_timeout.min(Duration::from_secs(5)))
+            .operation_attempt_timeout(settings.attempt_timeout)
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+        if let Some(client) = settings.trust.sdk_client() {
+            loader = loader.http_client(client);
+        }
         let (api, region) = match &registry.kind {
             RegistryKind::Private(PrivateEcr {
                 region,

@@ -4,11 +4,11 @@
 //! alone proves little: pulling needs `ecr:BatchGetImage` and `ecr:GetDownloadUrlForLayer` too.
 
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::aws::{AuthorizationData, CallerIdentity, ImageLookup, Session};
+use crate::aws::{AuthorizationData, CallerIdentity, ImageLookup, Session, Settings};
 use crate::deadline::Progress;
 use crate::diagnose;
 use crate::error::Error;
@@ -126,7 +126,7 @@ impl Steps {
 pub async fn check(
     image: &str,
     registry_endpoint: Option<&str>,
-    attempt_timeout: Duration,
+    settings: &Settings,
     progress: &Progress,
     now: SystemTime,
 ) -> Result<Report, Error> {
@@ -146,7 +146,7 @@ pub async fn check(
         describe_host(&registry.kind, &registry.host, &reference),
     );
 
-    let session = match Session::open(&registry, None, attempt_timeout, progress).await {
+    let session = match Session::open(&registry, None, settings, progress).await {
         Ok(session) => session,
         Err(error) => {
             let error = Error::Aws(error);
@@ -220,7 +220,8 @@ pub async fn check(
         &endpoint,
         &credentials.username,
         &credentials.password,
-        attempt_timeout,
+        &settings.trust,
+        settings.attempt_timeout,
     );
     let pulled = registry_access(
         &client,

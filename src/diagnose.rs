@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::request::RequestError;
 
 pub const PULL_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
+const UNTRUSTED: &str = "the endpoint's TLS certificate is not trusted: behind a TLS-inspecting proxy, point AWS_CA_BUNDLE at the proxy's CA certificate";
 pub const NETWORK: &str = "check the node's route to the endpoint: security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr (and the S3 gateway for layers), and HTTPS_PROXY/NO_PROXY";
 
 /// The fix for `error`, when there is something more useful to say than the error itself.
@@ -20,6 +21,7 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::Request(_) => "see examples/request.json for a well-formed request".into(),
         Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) => return None,
         Error::Aws(aws) => return aws_hint(aws),
+        Error::Tls(_) => "point AWS_CA_BUNDLE at a readable PEM file of CA certificates, or unset it to trust the system's roots".into(),
         Error::Token { .. } => {
             "the endpoint answered, but not like ECR: check AWS_ENDPOINT_URL* and any proxy in between".into()
         }
@@ -84,6 +86,7 @@ pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
             _ if *status >= 500 => "AWS had a server error; the kubelet will retry on the next pull".into(),
             _ => return None,
         },
+        Failure::Unreachable { cause, .. } if cause.contains("certificate") => UNTRUSTED.into(),
         Failure::Timeout { .. } | Failure::Unreachable { .. } => NETWORK.into(),
         Failure::BadResponse { .. } | Failure::Other { .. } => return None,
     };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::aws::AwsError;
 use crate::duration;
+use crate::http::TlsError;
 use crate::image::ImageError;
 use crate::request::RequestError;
 use crate::token::TokenError;
@@ -29,6 +30,8 @@ pub enum Error {
     InvalidRoleArn { value: String, origin: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("{service} returned an unusable token: {source}")]
     Token {
         service: &'static str,

@@ -8,6 +8,7 @@ mod deadline;
 mod diagnose;
 mod duration;
 mod error;
+mod http;
 mod image;
 mod output;
 mod plugin;
@@ -109,19 +110,19 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
     let attempt_timeout = (cli.timeout / 3)
         .max(Duration::from_millis(500))
         .min(cli.timeout);
+    let ca_bundle = std::env::var_os(http::CA_BUNDLE_ENV).filter(|path| !path.is_empty());
+    let trust = http::Trust::load(ca_bundle.as_deref().map(std::path::Path::new))?;
+    let settings = aws::Settings {
+        attempt_timeout,
+        trust,
+    };
     let role_arn_env = std::env::var(plugin::ROLE_ARN_ENV).ok();
     match &cli.command {
         Command::Provide => {
             progress.step("the request on stdin");
             let request = request::parse(&read_stdin().await?)?;
-            let answer = plugin::answer(
-                request,
-                role_arn_env,
-                attempt_timeout,
-                progress,
-                SystemTime::now,
-            )
-            .await?;
+            let answer =
+                plugin::answer(request, role_arn_env, &settings, progress, SystemTime::now).await?;
             Ok(Outcome::success(answer.to_json(true)))
         }
         Command::Get {
@@ -134,14 +135,8 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
                 service_account_token: None,
                 service_account_annotations: std::collections::BTreeMap::new(),
             };
-            let answer = plugin::answer(
-                request,
-                role_arn_env,
-                attempt_timeout,
-                progress,
-                SystemTime::now,
-            )
-            .await?;
+            let answer =
+                plugin::answer(request, role_arn_env, &settings, progress, SystemTime::now).await?;
             Ok(Outcome::success(answer.to_json(*show_password)))
         }
         Command::Check {
@@ -152,7 +147,7 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
             let report = check::check(
                 image,
                 registry_endpoint.as_deref(),
-                attempt_timeout,
+                &settings,
                 progress,
                 SystemTime::now(),
             )

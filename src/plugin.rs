@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{debug, info, warn};
 
-use crate::aws::{Session, WebIdentity};
+use crate::aws::{Session, Settings, WebIdentity};
 use crate::deadline::Progress;
 use crate::duration;
 use crate::error::Error;
@@ -63,7 +63,7 @@ impl Answer {
 pub async fn answer(
     request: Request,
     role_arn_env: Option<String>,
-    attempt_timeout: Duration,
+    settings: &Settings,
     progress: &Progress,
     now: impl FnOnce() -> SystemTime,
 ) -> Result<Answer, Error> {
@@ -92,8 +92,7 @@ pub async fn answer(
         ),
     }
     let web_identity = web_identity(&request, role_arn_env)?;
-    let session =
-        Session::open(&registry, web_identity.as_ref(), attempt_timeout, progress).await?;
+    let session = Session::open(&registry, web_identity.as_ref(), settings, progress).await?;
     info!(source = %session.credential_source, region = %session.region, "credentials");
 
     let (data, latency) = session.authorization_token().await?;

@@ -1,19 +1,17 @@
 //! The registry side of a pull, made for real: the manifest and the first layer, asked of the
 //! registry with the token the way a container runtime asks. Used by `check` only; the kubelet
-//! path never talks to the registry. Proxies come from the environment, as for the AWS calls.
+//! path never talks to the registry. TLS trust and proxies are those of the AWS calls (`http`).
 
 use std::time::Duration;
 
-use aws_smithy_async::rt::sleep::TokioSleep;
 use aws_smithy_http_client::Connector;
-use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
+use aws_smithy_runtime_api::client::http::HttpConnector;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
 use base64::Engine as _;
 
 use crate::aws::MANIFEST_MEDIA_TYPES;
+use crate::http::Trust;
 use crate::secret::Secret;
 
 /// What the registry answered, with nothing of the body.
@@ -32,20 +30,16 @@ pub struct Registry {
 
 impl Registry {
     /// `endpoint` is `https://host[:port]` (or `http://` for a local test registry).
-    pub fn new(endpoint: &str, username: &str, password: &Secret, timeout: Duration) -> Self {
+    pub fn new(
+        endpoint: &str,
+        username: &str,
+        password: &Secret,
+        trust: &Trust,
+        timeout: Duration,
+    ) -> Self {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{username}:{}", password.expose()));
-        let connector = Connector::builder()
-            .connector_settings(
-                HttpConnectorSettings::builder()
-                    .connect_timeout(timeout)
-                    .read_timeout(timeout)
-                    .build(),
-            )
-            .proxy_config(ProxyConfig::from_env())
-            .sleep_impl(TokioSleep::new())
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .build();
+        let connector = trust.connector_with_timeout(timeout);
         Self {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             authorization: Secret::new(format!("Basic {basic}")),
