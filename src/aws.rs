@@ -432,32 +432,24 @@ impl Session {
             region: self.region.clone(),
             what,
         };
-        let data = match &self.api {
+        // (token, expiry, proxy endpoint) of the first authorization data, if any.
+        let (request_id, fields) = match &self.api {
             Api::Private { .. } => {
-                let output =
-                    self.ecr()
-                        .get_authorization_token()
-                        .send()
-                        .await
-                        .map_err(|error| {
-                            call_failed(Failure::from_sdk(&error, self.progress.endpoint()))
-                        })?;
-                let request_id = output.request_id().map(str::to_owned);
-                let data = output
-                    .authorization_data()
-                    .first()
-                    .ok_or_else(|| empty("authorization data"))?;
-                AuthorizationData {
-                    token: Secret::new(
-                        data.authorization_token()
-                            .ok_or_else(|| empty("an authorization token"))?,
-                    ),
-                    expires_at: data
-                        .expires_at()
-                        .and_then(|at| SystemTime::try_from(*at).ok()),
-                    proxy_endpoint: data.proxy_endpoint().map(str::to_owned),
-                    request_id,
-                }
+                let output = self
+                    .ecr()
+                    .get_authorization_token()
+                    .send()
+                    .await
+                    .map_err(|error| call_failed(self.failure(&error)))?;
+                let fields = output.authorization_data().first().map(|data| {
+                    let proxy_endpoint = data.proxy_endpoint().map(str::to_owned);
+                    (
+                        data.authorization_token().map(str::to_owned),
+                        data.expires_at().copied(),
+                        proxy_endpoint,
+                    )
+                });
+                (output.request_id().map(str::to_owned), fields)
             }
             Api::Public => {
                 let config = aws_sdk_ecrpublic::config::Builder::from(&self.sdk)
@@ -467,28 +459,28 @@ impl Session {
                     .get_authorization_token()
                     .send()
                     .await
-                    .map_err(|error| {
-                        call_failed(Failure::from_sdk(&error, self.progress.endpoint()))
-                    })?;
-                let request_id = output.request_id().map(str::to_owned);
-                let data = output
-                    .authorization_data()
-                    .ok_or_else(|| empty("authorization data"))?;
-                AuthorizationData {
-                    token: Secret::new(
-                        data.authorization_token()
-                            .ok_or_else(|| empty("an authorization token"))?,
-                    ),
-                    expires_at: data
-                        .expires_at()
-                        .and_then(|at| SystemTime::try_from(*at).ok()),
-                    proxy_endpoint: None,
-                    request_id,
-                }
+                    .map_err(|error| call_failed(self.failure(&error)))?;
+                let fields = output.authorization_data().map(|data| {
+                    (
+                        data.authorization_token().map(str::to_owned),
+                        data.expires_at().copied(),
+                        None,
+                    )
+                });
+                (output.request_id().map(str::to_owned), fields)
             }
+        };
+        let (token, expires_at, proxy_endpoint) =
+            fields.ok_or_else(|| empty("authorization data"))?;
+        let data = AuthorizationData {
+            token: Secret::new(token.ok_or_else(|| empty("an authorization token"))?),
+            expires_at: expires_at.and_then(|at| SystemTime::try_from(at).ok()),
+            proxy_endpoint,
+            request_id,
         };
         Ok((data, started.elapsed()))
     }
+
     /// The private ECR client: the host's FIPS or dual-stack form carries over to the API
     /// endpoint unless the user's own AWS settings say otherwise.
     fn ecr(&self) -> aws_sdk_ecr::Client {
