@@ -185,12 +185,27 @@ impl Failure {
     {
         let cause = || error_chain(error);
         match error {
-            SdkError::ServiceError(service) => Self::Service {
-                code: service.err().code().unwrap_or("UnknownError").to_owned(),
-                message: one_line(service.err().message().unwrap_or_default()),
-                status: service.raw().status().as_u16(),
-                request_id: error.request_id().map(str::to_owned),
-            },
+            SdkError::ServiceError(service) => {
+                // Some servers (and AWS-compatible emulators) answer a JSON API's denial in
+                // the XML of the query APIs; the SDK then finds no code. Read it from the body.
+                let body = service.raw().body().bytes().unwrap_or_default();
+                let code = service
+                    .err()
+                    .code()
+                    .map(str::to_owned)
+                    .or_else(|| xml_tag(body, "Code"));
+                let message = service
+                    .err()
+                    .message()
+                    .map(str::to_owned)
+                    .or_else(|| xml_tag(body, "Message"));
+                Self::Service {
+                    code: code.unwrap_or_else(|| "UnknownError".to_owned()),
+                    message: one_line(&message.unwrap_or_default()),
+                    status: service.raw().status().as_u16(),
+                    request_id: error.request_id().map(str::to_owned),
+                }
+            }
             SdkError::TimeoutError(_) => Self::Timeout { endpoint },
             SdkError::DispatchFailure(dispatch) if dispatch.is_timeout() => {
                 Self::Timeout { endpoint }
@@ -216,6 +231,15 @@ impl Failure {
             _ => None,
         }
     }
+}
+
+/// The text of the first `<tag>…</tag>` near the start of an XML error body.
+fn xml_tag(body: &[u8], tag: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(16 * 1024)]);
+    let open = format!("<{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{tag}>"))?;
+    Some(text[start..start + end].trim().to_owned()).filter(|value| !value.is_empty())
 }
 
 /// An error and its sources, each said once: `a: b: c`.
@@ -486,7 +510,9 @@ impl Session {
     fn ecr(&self) -> aws_sdk_ecr::Client {
         let mut config = aws_sdk_ecr::config::Builder::from(&self.sdk)
             .interceptor(AttemptRecorder(self.progress.clone()));
-        if let Api::Private { fips, dual_stack } = self.api {
+        if let Api::Private { fips, dual_stack } = self.api
+            && !ecr_endpoint_configured(&self.sdk)
+        {
             if fips && self.sdk.use_fips().is_none() {
                 config = config.use_fips(true);
             }
@@ -628,6 +654,22 @@ pub enum ImageLookup {
     },
 }
 
+/// Whether the user points ECR at an endpoint of their own (`AWS_ENDPOINT_URL`,
+/// `AWS_ENDPOINT_URL_ECR`, a profile's `endpoint_url`): a host's FIPS or dual-stack form does
+/// not apply to it, and the SDK refuses FIPS with a custom endpoint.
+fn ecr_endpoint_configured(sdk: &SdkConfig) -> bool {
+    use aws_types::service_config::ServiceConfigKey;
+    let key = ServiceConfigKey::builder()
+        .service_id("ECR")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build();
+    let service_endpoint = key
+        .ok()
+        .and_then(|key| sdk.service_config()?.load_config(key));
+    sdk.endpoint_url().is_some() || service_endpoint.is_some()
+}
+
 /// Where the default chain found `credentials`, in words a node operator recognises. The SDK
 /// tags credentials with the features that produced them, innermost first.
 fn describe_source(credentials: &Credentials) -> String {
@@ -667,6 +709,18 @@ fn describe_source(credentials: &Credentials) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xml_error_bodies_give_their_code_and_message() {
+        let body = b"<?xml version='1.0'?><ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: x is not authorized</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(xml_tag(body, "Code").as_deref(), Some("AccessDenied"));
+        assert_eq!(
+            xml_tag(body, "Message").as_deref(),
+            Some("User: x is not authorized")
+        );
+        assert_eq!(xml_tag(b"{}", "Code"), None);
+        assert_eq!(xml_tag(b"<Code></Code>", "Code"), None);
+    }
 
     #[test]
     fn one_line_flattens_and_bounds_server_text() {

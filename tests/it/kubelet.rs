@@ -262,3 +262,26 @@ fn fips_and_dual_stack_hosts_choose_matching_endpoints_unless_configured_otherwi
         );
     }
 }
+
+/// Regression: the SDK refuses FIPS with a custom endpoint, so an override must win.
+#[test]
+fn fips_and_dual_stack_hosts_work_with_an_endpoint_override() {
+    let server = ecr();
+    for host in [
+        "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
+        "123456789012.dkr-ecr.us-east-1.on.aws",
+    ] {
+        for variable in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR"] {
+            let response = exec()
+                .keys()
+                .env(variable, &server.url)
+                .stdin(request(V1, &format!("{host}/app")))
+                .run()
+                .json();
+            assert!(
+                response["auth"][host].is_object(),
+                "{host} {variable}: {response}"
+            );
+        }
+    }
+}
