@@ -35,9 +35,13 @@ def require(tool):
 
 
 def start_moto(tmp, name, **env):
-    require("moto_server")
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        pytest.fail("moto is not installed: pip install -r tests/peers/requirements.txt")
     port = free_port()
-    server = Process(["moto_server", "-H", "127.0.0.1", "-p", str(port)], port, name,
+    # Through this interpreter: a fresh pip install may have no shim for moto_server on PATH yet.
+    server = Process([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port, name,
                      env=minimal_env(**env), log=tmp / f"{name}.log")
     return server, f"http://127.0.0.1:{port}"
 
