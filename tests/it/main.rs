@@ -14,6 +14,7 @@ mod support;
 mod check;
 mod cli;
 mod errors;
+mod imds;
 mod kubelet;
 mod service_account;
 mod trace;

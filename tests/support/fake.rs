@@ -74,6 +74,8 @@ fn percent_decode(text: &str) -> String {
 pub enum Reply {
     /// Status, content type and body, on a kept-alive connection.
     Body(u16, &'static str, String),
+    /// Status, extra headers and body, on a kept-alive connection.
+    WithHeaders(u16, Vec<(&'static str, String)>, String),
     /// These bytes as they are, then close.
     Raw(Vec<u8>),
     /// Read the request, then never answer.
@@ -153,6 +155,20 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
                     body.len(),
                     seen.lock().expect("lock").len()
                 );
+                if writer
+                    .write_all(head.as_bytes())
+                    .and_then(|()| writer.write_all(body.as_bytes()))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Reply::WithHeaders(status, headers, body) => {
+                let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
+                for (name, value) in headers {
+                    head.push_str(&format!("{name}: {value}\r\n"));
+                }
+                head.push_str("\r\n");
                 if writer
                     .write_all(head.as_bytes())
                     .and_then(|()| writer.write_all(body.as_bytes()))
@@ -299,5 +315,29 @@ impl RefusingProxy {
 
     pub fn targets(&self) -> Vec<String> {
         self.targets.lock().expect("lock").clone()
+    }
+}
+
+/// The instance metadata service (IMDSv2) of a node whose instance profile role is `node-role`.
+pub fn imds(seen: &Seen, access_key: &str, secret_key: &str, session_token: &str) -> Reply {
+    match (seen.method.as_str(), seen.target.as_str()) {
+        ("PUT", "/latest/api/token") => Reply::WithHeaders(
+            200,
+            vec![("x-aws-ec2-metadata-token-ttl-seconds", "21600".into())],
+            "imds-token".into(),
+        ),
+        ("GET", "/latest/meta-data/iam/security-credentials/") => {
+            Reply::Body(200, "text/plain", "node-role".into())
+        }
+        ("GET", "/latest/meta-data/iam/security-credentials/node-role") => Reply::json(
+            200,
+            serde_json::json!({"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": access_key,
+                "SecretAccessKey": secret_key, "Token": session_token,
+                "LastUpdated": "2026-01-01T00:00:00Z", "Expiration": "2099-01-01T00:00:00Z"}),
+        ),
+        ("GET", "/latest/meta-data/placement/region") => {
+            Reply::Body(200, "text/plain", "ap-northeast-1".into())
+        }
+        _ => Reply::Body(404, "text/plain", "not found".into()),
     }
 }
