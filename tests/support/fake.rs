@@ -164,11 +164,14 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
                 }
             }
             Reply::WithHeaders(status, headers, body) => {
-                let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
-                for (name, value) in headers {
-                    head.push_str(&format!("{name}: {value}\r\n"));
-                }
-                head.push_str("\r\n");
+                let extra: String = headers
+                    .iter()
+                    .map(|(name, value)| format!("{name}: {value}\r\n"))
+                    .collect();
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{extra}\r\n",
+                    body.len()
+                );
                 if writer
                     .write_all(head.as_bytes())
                     .and_then(|()| writer.write_all(body.as_bytes()))
