@@ -3,6 +3,7 @@
 //! each request with what the test's handler says and records every request it got.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -164,14 +165,11 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
                 }
             }
             Reply::WithHeaders(status, headers, body) => {
-                let extra: String = headers
-                    .iter()
-                    .map(|(name, value)| format!("{name}: {value}\r\n"))
-                    .collect();
-                let head = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{extra}\r\n",
-                    body.len()
-                );
+                let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
+                for (name, value) in headers {
+                    let _ = write!(head, "{name}: {value}\r\n");
+                }
+                head.push_str("\r\n");
                 if writer
                     .write_all(head.as_bytes())
                     .and_then(|()| writer.write_all(body.as_bytes()))
