@@ -73,6 +73,9 @@ pub struct Cli {
     /// `None`: only warnings reach stderr.
     pub trace: Option<(TraceFormat, TraceLevel)>,
     pub timeout: Duration,
+    /// Positional arguments the kubelet path does not use. Upstream's command accepts and
+    /// ignores any, so configs may carry some; we warn instead of failing.
+    pub ignored_args: Vec<String>,
 }
 
 /// Parses `args` (without the program name); `env` reads our own environment variables.
@@ -117,6 +120,11 @@ pub fn parse(
         match name.as_str() {
             "-h" | "--help" => wants.0 = true,
             "-v" | "--version" => wants.1 = true,
+            // klog's single-dash form; a bare `-v` stays upstream's version shorthand.
+            flag if flag.starts_with("-v=") => {
+                let text = &flag[3..];
+                verbosity = parse_verbosity(text)?;
+            }
             "--trace" => {
                 trace_flag = Some(match inline.as_deref() {
                     None | Some("text") => TraceFormat::Text,
@@ -128,18 +136,7 @@ pub fn parse(
                     }
                 });
             }
-            "--v" => {
-                let text = value("--v")?;
-                verbosity = text
-                    .parse()
-                    .ok()
-                    .filter(|level| *level <= 10)
-                    .ok_or_else(|| {
-                        usage(format!(
-                            "--v={text}: the verbosity must be a number from 0 to 10"
-                        ))
-                    })?;
-            }
+            "--v" => verbosity = parse_verbosity(&value("--v")?)?,
             "--timeout" => timeout_flag = Some(value("--timeout")?),
             "--show-password" => show_password = true,
             "--json" => json = true,
@@ -164,7 +161,7 @@ pub fn parse(
     };
     let trace = trace_setting(trace_flag, verbosity, env(TRACE_ENV).as_deref())?;
 
-    let command = command(
+    let (command, ignored_args) = command(
         positional,
         wants,
         Extras {
@@ -177,6 +174,7 @@ pub fn parse(
         command,
         trace,
         timeout,
+        ignored_args,
     })
 }
 
@@ -187,11 +185,22 @@ struct Extras {
     registry_endpoint: Option<String>,
 }
 
+fn parse_verbosity(text: &str) -> Result<u8, Error> {
+    text.parse()
+        .ok()
+        .filter(|level| *level <= 10)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--v={text}: the verbosity must be a number from 0 to 10"
+            ))
+        })
+}
+
 fn command(
     positional: Vec<String>,
     (help, version): (bool, bool),
     extras: Extras,
-) -> Result<Command, Error> {
+) -> Result<(Command, Vec<String>), Error> {
     let Extras {
         show_password,
         json,
@@ -199,10 +208,14 @@ fn command(
     } = extras;
     let usage = |message: String| Error::Usage(message);
     let mut positional = positional.into_iter();
+    let mut ignored = Vec::new();
     let command = match ((help, version), positional.next().as_deref()) {
         ((true, _), _) | (_, Some("help")) => Command::Help,
         ((_, true), _) | (_, Some("version")) => Command::Version,
-        (_, None | Some("get-credentials")) => Command::Provide,
+        (_, None | Some("get-credentials")) => {
+            ignored.extend(positional.by_ref());
+            Command::Provide
+        }
         (_, Some("get")) => {
             let image = positional.next().ok_or_else(|| {
                 usage(
@@ -225,7 +238,11 @@ fn command(
                 registry_endpoint: registry_endpoint.clone(),
             }
         }
-        (_, Some(other)) => return Err(usage(format!("unknown command {other:?}"))),
+        (_, Some(other)) => {
+            ignored.push(other.to_owned());
+            ignored.extend(positional.by_ref());
+            Command::Provide
+        }
     };
     if let Some(extra) = positional.next() {
         return Err(usage(format!("unexpected argument {extra:?}")));
@@ -239,7 +256,7 @@ fn command(
             "--json and --registry-endpoint only go with check".into(),
         ));
     }
-    Ok(command)
+    Ok((command, ignored))
 }
 
 /// The flag wins over the environment; `--v` raises the level of either.
@@ -327,10 +344,34 @@ mod tests {
     }
 
     #[test]
+    fn positional_arguments_upstream_ignores_are_ignored_with_a_warning() {
+        let cli = parse_args(&["get-credentials", "extra"], &[]).unwrap();
+        assert_eq!(
+            (cli.command, cli.ignored_args),
+            (Command::Provide, vec!["extra".to_owned()])
+        );
+        let cli = parse_args(&["frob"], &[]).unwrap();
+        assert_eq!(
+            (cli.command, cli.ignored_args),
+            (Command::Provide, vec!["frob".to_owned()])
+        );
+        assert!(
+            parse_args(&["get-credentials"], &[])
+                .unwrap()
+                .ignored_args
+                .is_empty()
+        );
+        assert_eq!(
+            parse_args(&["-v=3"], &[]).unwrap().trace,
+            Some((TraceFormat::Text, TraceLevel::Info))
+        );
+    }
+
+    #[test]
     fn unknown_input_is_a_usage_error() {
         check_usage_error(&["--frobnicate"], &[], "unknown flag --frobnicate");
         check_usage_error(&["-x"], &[], "unknown flag -x");
-        check_usage_error(&["frob"], &[], "unknown command");
+        check_usage_error(&["-v=loud"], &[], "verbosity");
         check_usage_error(&["get"], &[], "get needs an image");
         check_usage_error(&["get", "a", "b"], &[], "unexpected argument");
         check_usage_error(&["--v=x"], &[], "verbosity");

@@ -16,7 +16,7 @@ pub fn hint(error: &Error) -> Option<String> {
     let text = match error {
         Error::Usage(_) => "run `ecr-credential-provider --help` for usage".into(),
         Error::ReadStdin(_) | Error::Request(RequestError::Empty) => {
-            "the kubelet writes a CredentialProviderRequest on stdin; by hand, run `ecr-credential-provider get IMAGE`".into()
+            "to try it by hand, `ecr-credential-provider get IMAGE` builds the request for you".into()
         }
         Error::Request(_) => "see examples/request.json for a well-formed request".into(),
         Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) => return None,

@@ -48,6 +48,9 @@ fn main() -> ExitCode {
         };
     }
     trace::init(cli.trace);
+    for arg in &cli.ignored_args {
+        tracing::warn!("ignoring the argument {arg:?}, as upstream's command does");
+    }
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

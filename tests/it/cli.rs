@@ -23,7 +23,7 @@ fn version_help_and_unknown_flags() {
     assert!(output.stdout.contains("get-credentials") && output.stdout.contains("--timeout"));
     for args in [
         &["--frobnicate"][..],
-        &["frob"],
+        &["-x"],
         &["--timeout=never"],
         &["get"],
     ] {
@@ -88,4 +88,36 @@ impl GetShow for crate::support::Exec {
     fn args_get_show(self, image: &str) -> Self {
         self.arg("get").arg(image).arg("--show-password")
     }
+}
+
+/// Upstream's command takes and ignores any positional argument; configs may carry some.
+#[test]
+fn positional_arguments_are_ignored_with_a_warning_as_upstream_does() {
+    let server = FakeAws::start(|_| ecr_token("pw", Duration::from_secs(3600)));
+    let image = "123456789012.dkr.ecr.us-west-2.amazonaws.com/app";
+    let output = exec()
+        .keys()
+        .endpoint(&server.url)
+        .arg("get-credentials")
+        .arg("--region=ignored-by-nobody")
+        .stdin(request(V1, image))
+        .run();
+    assert_eq!(
+        output.code,
+        Some(2),
+        "unknown flags stay errors: {output:?}"
+    );
+    let output = exec()
+        .keys()
+        .endpoint(&server.url)
+        .arg("get-credentials")
+        .arg("extra")
+        .stdin(request(V1, image))
+        .run();
+    output.json();
+    assert!(
+        output.stderr.contains("ignoring the argument \"extra\""),
+        "{}",
+        output.stderr
+    );
 }
