@@ -19,7 +19,9 @@ pub fn hint(error: &Error) -> Option<String> {
             "to try it by hand, `ecr-credential-provider get IMAGE` builds the request for you".into()
         }
         Error::Request(_) => "see examples/request.json for a well-formed request".into(),
-        Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) => return None,
+        Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) | Error::Startup(_) => {
+            return None;
+        }
         Error::Aws(aws) => return aws_hint(aws),
         Error::Tls(_) => "point AWS_CA_BUNDLE at a readable PEM file of CA certificates, or unset it to trust the system's roots".into(),
         Error::Token { .. } => {

@@ -17,6 +17,8 @@ pub enum Error {
     /// The command line is wrong: exit code 2, like other command-line tools.
     #[error("{0}")]
     Usage(String),
+    #[error("could not start the async runtime: {0}")]
+    Startup(io::Error),
     #[error("could not read the request from stdin: {0}")]
     ReadStdin(io::Error),
     #[error(transparent)]

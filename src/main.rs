@@ -58,9 +58,7 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            return fail(&Error::Usage(format!(
-                "could not start the async runtime: {error}"
-            )));
+            return fail(&Error::Startup(error));
         }
     };
     let result = runtime.block_on(run_with_deadline(&cli));
@@ -72,7 +70,8 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(error) => fail(&error),
     };
-    // A stdin reader still blocked must not hold the exit: the answer is already out.
+    // Dropping the runtime waits for its blocking tasks (a DNS lookup that hangs, say); the
+    // answer is already out, so nothing may hold the exit now.
     std::mem::forget(runtime);
     code
 }
