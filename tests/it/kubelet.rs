@@ -171,40 +171,22 @@ fn other_hosts_use_the_default_region_with_a_warning() {
 }
 
 #[test]
-fn an_already_expired_token_is_not_cached() {
-    let server = FakeAws::start(|_| {
-        Reply::json(
-            200,
-            serde_json::json!({"authorizationData": [{
-                "authorizationToken": crate::support::fake::b64("AWS:pw"),
-                "expiresAt": 1_420_070_400,
-            }]}),
-        )
-    });
-    let response = exec()
-        .keys()
-        .endpoint(&server.url)
-        .stdin(request(V1, PRIVATE))
-        .run()
-        .json();
-    assert_eq!(response["cacheDuration"], "0s");
-}
-
-#[test]
-fn a_token_without_expiry_is_not_cached() {
-    let server = FakeAws::start(|_| {
-        Reply::json(
-            200,
-            serde_json::json!({"authorizationData": [{"authorizationToken": crate::support::fake::b64("AWS:pw")}]}),
-        )
-    });
-    let response = exec()
-        .keys()
-        .endpoint(&server.url)
-        .stdin(request(V1, PRIVATE))
-        .run()
-        .json();
-    assert_eq!(response["cacheDuration"], "0s");
+fn tokens_already_expired_or_without_expiry_are_not_cached() {
+    let token = crate::support::fake::b64("AWS:pw");
+    for data in [
+        serde_json::json!({"authorizationToken": token, "expiresAt": 1_420_070_400}),
+        serde_json::json!({"authorizationToken": token}),
+    ] {
+        let body = serde_json::json!({"authorizationData": [data]});
+        let server = FakeAws::start(move |_| Reply::json(200, body.clone()));
+        let response = exec()
+            .keys()
+            .endpoint(&server.url)
+            .stdin(request(V1, PRIVATE))
+            .run()
+            .json();
+        assert_eq!(response["cacheDuration"], "0s", "{data}");
+    }
 }
 
 /// Which endpoint each host leads to, seen as the CONNECT target at a loopback proxy that
