@@ -112,6 +112,12 @@ impl Steps {
         });
     }
 
+    /// No HTTP answer at all from the registry.
+    fn unreachable(&mut self, name: &'static str, detail: String) {
+        let cause = Some("the registry could not be reached".to_owned());
+        self.fail(name, detail, cause, Some(diagnose::NETWORK.into()));
+    }
+
     fn report(self, image: &str, pullable: bool) -> Report {
         let pullable = pullable && self.0.iter().all(|s| s.status != Status::Fail);
         Report {
@@ -418,12 +424,7 @@ async fn registry_access(
     {
         Ok(answer) => answer,
         Err(cause) => {
-            steps.fail(
-                "registry",
-                format!("GET {url}: {cause}"),
-                Some("the registry could not be reached".into()),
-                Some(diagnose::NETWORK.into()),
-            );
+            steps.unreachable("registry", format!("GET {url}: {cause}"));
             return false;
         }
     };
@@ -479,12 +480,7 @@ async fn blob_access(
             false
         }
         Err(cause) => {
-            steps.fail(
-                "download",
-                format!("HEAD {url}: {cause}"),
-                Some("the registry could not be reached".into()),
-                Some(diagnose::NETWORK.into()),
-            );
+            steps.unreachable("download", format!("HEAD {url}: {cause}"));
             false
         }
     }

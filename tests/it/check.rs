@@ -207,3 +207,38 @@ fn no_credentials_stops_early_with_the_reason() {
     );
     assert!(server.seen().is_empty());
 }
+
+#[test]
+fn an_unreachable_registry_is_named_with_the_network_fix() {
+    let server = world("111122223333", &[]);
+    let output = exec()
+        .keys()
+        .endpoint(&server.url)
+        .args_check("http://127.0.0.1:9")
+        .secret(PASSWORD)
+        .report()
+        .run();
+    assert_eq!(output.code, Some(1));
+    let text = &output.stdout;
+    assert!(
+        text.contains("✗ registry    GET http://127.0.0.1:9/v2/team/app/manifests/v1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the registry could not be reached") && text.contains("VPC endpoints"),
+        "{text}"
+    );
+}
+
+trait CheckArgs {
+    fn args_check(self, registry: &str) -> Self;
+}
+
+impl CheckArgs for crate::support::Exec {
+    fn args_check(self, registry: &str) -> Self {
+        self.arg("check")
+            .arg(IMAGE)
+            .arg("--registry-endpoint")
+            .arg(registry)
+    }
+}
