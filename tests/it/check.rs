@@ -214,7 +214,10 @@ fn an_unreachable_registry_is_named_with_the_network_fix() {
     let output = exec()
         .keys()
         .endpoint(&server.url)
-        .args_check("http://127.0.0.1:9")
+        .arg("check")
+        .arg(IMAGE)
+        .arg("--registry-endpoint")
+        .arg("http://127.0.0.1:9")
         .secret(PASSWORD)
         .report()
         .run();
@@ -228,17 +231,4 @@ fn an_unreachable_registry_is_named_with_the_network_fix() {
         text.contains("the registry could not be reached") && text.contains("VPC endpoints"),
         "{text}"
     );
-}
-
-trait CheckArgs {
-    fn args_check(self, registry: &str) -> Self;
-}
-
-impl CheckArgs for crate::support::Exec {
-    fn args_check(self, registry: &str) -> Self {
-        self.arg("check")
-            .arg(IMAGE)
-            .arg("--registry-endpoint")
-            .arg(registry)
-    }
 }

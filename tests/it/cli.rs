@@ -60,7 +60,9 @@ fn get_builds_the_request_and_redacts_the_password_unless_asked() {
     let response = exec()
         .keys()
         .endpoint(&server.url)
-        .args_get_show(image)
+        .arg("get")
+        .arg(image)
+        .arg("--show-password")
         .run()
         .json();
     assert_eq!(
@@ -78,16 +80,6 @@ fn get_builds_the_request_and_redacts_the_password_unless_asked() {
         response["auth"]["123456789012.dkr.ecr.us-west-2.amazonaws.com"]["password"],
         "the-password"
     );
-}
-
-trait GetShow {
-    fn args_get_show(self, image: &str) -> Self;
-}
-
-impl GetShow for crate::support::Exec {
-    fn args_get_show(self, image: &str) -> Self {
-        self.arg("get").arg(image).arg("--show-password")
-    }
 }
 
 /// Upstream's command takes and ignores any positional argument; configs may carry some.
