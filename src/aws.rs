@@ -382,7 +382,12 @@ impl Session {
             .map_err(|error| {
                 use aws_credential_types::provider::error::CredentialsError;
                 let detail = match &error {
-                    CredentialsError::CredentialsNotLoaded(_) => "none found in environment variables, the AWS profile, web identity, the container endpoint or instance metadata".into(),
+                    CredentialsError::CredentialsNotLoaded(_) => match std::env::var("AWS_PROFILE") {
+                        Ok(profile) if !profile.is_empty() => format!(
+                            "none found in environment variables, profile {profile:?} (AWS_PROFILE; does it exist in the AWS config files?), web identity, the container endpoint or instance metadata"
+                        ),
+                        _ => "none found in environment variables, the AWS profile, web identity, the container endpoint or instance metadata".into(),
+                    },
                     CredentialsError::ProviderTimedOut(_) => "a credential provider timed out (often instance metadata that does not answer)".into(),
                     _ => error_chain(&error),
                 };

@@ -248,3 +248,14 @@ fn no_credentials_and_no_region_are_explained() {
         "{line}"
     );
 }
+
+#[test]
+fn a_missing_profile_is_named() {
+    let output = exec()
+        .env("AWS_PROFILE", "nope")
+        .endpoint("http://127.0.0.1:9")
+        .stdin(request(V1, PRIVATE))
+        .run();
+    let line = output.error_line();
+    assert!(line.contains("profile \"nope\" (AWS_PROFILE"), "{line}");
+}

@@ -267,3 +267,34 @@ fn fips_and_dual_stack_hosts_work_with_an_endpoint_override() {
         }
     }
 }
+
+/// Bottlerocket and hand-built nodes: a named profile from the AWS config files.
+#[test]
+fn credentials_from_a_named_profile() {
+    let server = ecr();
+    let run = exec();
+    let config = run.home().join("aws-config");
+    std::fs::write(
+        &config,
+        "[profile node]\naws_access_key_id = AKIAPROFILEEXAMPLE01\naws_secret_access_key = profile-secret-EXAMPLE\n",
+    )
+    .unwrap();
+    let output = run
+        .env("AWS_CONFIG_FILE", config.display().to_string())
+        .env("AWS_PROFILE", "node")
+        .endpoint(&server.url)
+        .arg("--v=2")
+        .secret("profile-secret-EXAMPLE")
+        .stdin(request(V1, &format!("{PRIVATE}/app")))
+        .run();
+    output.json();
+    assert!(
+        output.stderr.contains("source=the AWS profile"),
+        "{}",
+        output.stderr
+    );
+    let scope = server.calls("GetAuthorizationToken")[0]
+        .signed_scope()
+        .unwrap();
+    assert_eq!(scope.0, "AKIAPROFILEEXAMPLE01");
+}
