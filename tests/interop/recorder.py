@@ -1,0 +1,130 @@
+"""A recording HTTP forwarder on loopback, between the provider and moto.
+
+moto does not say which region a request was signed for, nor what form it was sent: this keeps,
+for each request, its Authorization header (the SigV4 scope), its body and moto's answer, then
+passes the answer back unchanged.
+"""
+
+import http.client
+import http.server
+import re
+import ssl
+import threading
+import urllib.parse
+from dataclasses import dataclass
+
+from servers import LOOPBACK
+
+_SCOPE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    access_key_id: str
+    date: str
+    region: str
+    service: str
+
+
+@dataclass
+class Exchange:
+    method: str
+    path: str
+    headers: dict  # lower-cased names
+    body: str
+    status: int = 0
+    answer: str = ""
+
+    @property
+    def operation(self):
+        """ECR's X-Amz-Target operation, or the Action of a query-protocol (STS) form."""
+        target = self.headers.get("x-amz-target")
+        return target.rsplit(".", 1)[-1] if target else self.form().get("Action", "")
+
+    def form(self):
+        return {key: values[0] for key, values in urllib.parse.parse_qs(self.body).items()}
+
+    @property
+    def scope(self):
+        """The SigV4 credential scope, or None for an unsigned request."""
+        match = _SCOPE.search(self.headers.get("authorization", ""))
+        return Scope(*match.groups()) if match else None
+
+
+class Recorder:
+    def __init__(self, upstream_port, tls=None):
+        """`tls`: (certificate file, key file) to serve HTTPS instead of HTTP."""
+        self.upstream_port = upstream_port
+        self.exchanges = []
+        self._lock = threading.Lock()
+        self._server = http.server.ThreadingHTTPServer((LOOPBACK, 0), self._handler())
+        self._server.daemon_threads = True
+        scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://{LOOPBACK}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="recorder", daemon=True)
+        self._thread.start()
+
+    def calls(self, operation):
+        with self._lock:
+            return [exchange for exchange in self.exchanges if exchange.operation == operation]
+
+    def only(self, operation):
+        calls = self.calls(operation)
+        assert len(calls) == 1, f"expected one {operation}, saw {[e.operation for e in self.exchanges]}"
+        return calls[0]
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def _record(self, exchange):
+        with self._lock:
+            self.exchanges.append(exchange)
+
+    def _handler(self):
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                self._forward()
+
+            do_POST = do_PUT = do_DELETE = do_HEAD = do_GET
+
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                exchange = Exchange(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                                    body.decode(errors="replace"))
+                recorder._record(exchange)
+                upstream = http.client.HTTPConnection(LOOPBACK, recorder.upstream_port, timeout=30)
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
+                    answer = upstream.getresponse()
+                    payload = answer.read()
+                    headers = answer.getheaders()
+                    exchange.status = answer.status
+                finally:
+                    upstream.close()
+                exchange.answer = payload.decode(errors="replace")
+                self.send_response(exchange.status)
+                for name, value in headers:
+                    if name.lower() not in _HOP_BY_HOP:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler

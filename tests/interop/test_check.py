@@ -1,0 +1,40 @@
+"""`check IMAGE` on the least-privilege world: the identity that may get a token but not read
+the repository is told which action is missing and how to grant it; the puller passes, down to
+the manifest and the layer served by the real registry."""
+
+import json
+
+import provider
+
+
+def check(iam_world, registry, user, *args):
+    keys = iam_world.users[user]
+    image = f"{iam_world.image}:{iam_world.tag}"
+    return provider.run("", env=provider.aws_env(iam_world.url, keys), secrets=keys.secrets, report=True,
+                        args=["check", image, "--registry-endpoint", f"http://{registry.address}", *args])
+
+
+def test_check_names_the_missing_action_and_the_managed_policy(iam_world, registry, puller_credentials):
+    run = check(iam_world, registry, "token-only")
+    assert run.code == 1, run
+    repository_arn = f"arn:aws:ecr:{iam_world.region}:{iam_world.account_id}:repository/{iam_world.repository}"
+    for needle in ["✓ token", f"✗ repository  BatchGetImage on {repository_arn} failed: AccessDenied",
+                   "a token does not grant pull rights", "AmazonEC2ContainerRegistryPullOnly",
+                   "ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability",
+                   "result: no: repository failed"]:
+        assert needle in run.stdout, f"{needle!r} missing:\n{run}"
+    assert puller_credentials[1] not in run.stdout, "the report shows the registry password"
+
+
+def test_check_passes_for_a_puller_against_the_real_registry(iam_world, registry, image):
+    run = check(iam_world, registry, "puller", "--json")
+    assert run.code == 0, run
+    report = json.loads(run.stdout)
+    steps = {step["name"]: step for step in report["steps"]}
+    assert report["pullable"] is True
+    assert steps["identity"]["status"] == "pass" and f"user/puller" in steps["identity"]["detail"]
+    assert steps["repository"]["status"] == "pass"
+    # moto implements no GetDownloadUrlForLayer: check says it could not tell, not that it failed.
+    assert steps["layers"]["status"] == "skip"
+    assert steps["registry"]["status"] == "pass" and image.manifest_digest in steps["registry"]["detail"]
+    assert steps["download"]["status"] == "pass" and image.layer_digest in steps["download"]["detail"]
