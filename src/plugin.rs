@@ -112,7 +112,15 @@ pub async fn answer(
     );
     let credentials =
         token::decode(&data.token).map_err(|source| Error::Token { service, source })?;
-    let cache_duration = token::cache_duration(data.expires_at, now());
+    let now = now();
+    let cache_duration = token::cache_duration(data.expires_at, now);
+    if let Some(expires_at) = data.expires_at.filter(|at| *at <= now) {
+        // Every pull will exec the provider again; say why, or nobody will find out.
+        warn!(
+            "the token's expiresAt {} is already past by this node's clock, so the kubelet will not cache it: check the node's clock",
+            rfc3339(expires_at)
+        );
+    }
     debug!(
         cache_key_type = "Registry",
         cache_duration = %duration::format(cache_duration),

@@ -179,13 +179,22 @@ fn tokens_already_expired_or_without_expiry_are_not_cached() {
     ] {
         let body = serde_json::json!({"authorizationData": [data]});
         let server = FakeAws::start(move |_| Reply::json(200, body.clone()));
-        let response = exec()
+        let output = exec()
             .keys()
             .endpoint(&server.url)
             .stdin(request(V1, PRIVATE))
-            .run()
-            .json();
-        assert_eq!(response["cacheDuration"], "0s", "{data}");
+            .run();
+        assert_eq!(output.json()["cacheDuration"], "0s", "{data}");
+        // An expiry already past says why every pull will exec the provider again.
+        let warned = output
+            .stderr
+            .contains("expiresAt 2015-01-01T00:00:00Z is already past by this node's clock");
+        assert_eq!(
+            warned,
+            data.get("expiresAt").is_some(),
+            "{data}: {}",
+            output.stderr
+        );
     }
 }
 
