@@ -8,6 +8,8 @@ use crate::error::Error;
 use crate::request::RequestError;
 
 pub const PULL_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
+const NOT_ECR: &str =
+    "the endpoint answered, but not like ECR: check AWS_ENDPOINT_URL* and any proxy in between";
 const UNTRUSTED: &str = "the endpoint's TLS certificate is not trusted: behind a TLS-inspecting proxy, point AWS_CA_BUNDLE at the proxy's CA certificate";
 pub const NETWORK: &str = "check the node's route to the endpoint: security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr (and the S3 gateway for layers), and HTTPS_PROXY/NO_PROXY";
 
@@ -25,7 +27,7 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::Aws(aws) => return aws_hint(aws),
         Error::Tls(_) => "point AWS_CA_BUNDLE at a readable PEM file of CA certificates, or unset it to trust the system's roots".into(),
         Error::Token { .. } => {
-            "the endpoint answered, but not like ECR: check AWS_ENDPOINT_URL* and any proxy in between".into()
+            NOT_ECR.into()
         }
         Error::Timeout { .. } => format!(
             "{NETWORK}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
@@ -61,7 +63,7 @@ fn aws_hint(error: &AwsError) -> Option<String> {
             return failure_hint(failure, action);
         }
         AwsError::EmptyReply { .. } => {
-            "the endpoint answered, but not like ECR: check AWS_ENDPOINT_URL* and any proxy in between".into()
+            NOT_ECR.into()
         }
     };
     Some(text)
