@@ -1,0 +1,21 @@
+//! `ecr-credential-provider` as a library: the binary's `main` is `app::main`; the modules are
+//! public so that fuzz targets and benchmarks can reach the pure parts (request, image host,
+//! durations, tokens, error bodies) without a process in between.
+
+pub mod app;
+pub mod aws;
+pub mod check;
+pub mod cli;
+pub mod deadline;
+pub mod diagnose;
+pub mod duration;
+pub mod error;
+pub mod http;
+pub mod image;
+pub mod output;
+pub mod plugin;
+pub mod registry;
+pub mod request;
+pub mod secret;
+pub mod token;
+pub mod trace;
