@@ -13,8 +13,8 @@ use crate::deadline::Progress;
 use crate::diagnose;
 use crate::error::Error;
 use crate::image::{self, PrivateEcr, Reference, RegistryKind};
-use crate::registry::Registry;
-use crate::token::{self, Credentials};
+use crate::registry::RegistryClient;
+use crate::token::{self, RegistryLogin};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -222,7 +222,7 @@ pub async fn check(
         .or(data.proxy_endpoint)
         .unwrap_or_else(|| format!("https://{}", registry.host));
     progress.step(format!("the registry at {endpoint}"));
-    let client = Registry::new(
+    let client = RegistryClient::new(
         &endpoint,
         &credentials.username,
         &credentials.password,
@@ -245,7 +245,7 @@ async fn token_step(
     session: &Session,
     now: SystemTime,
     steps: &mut Steps,
-) -> Option<(AuthorizationData, Credentials)> {
+) -> Option<(AuthorizationData, RegistryLogin)> {
     let service = session.service_name();
     let data = match session.authorization_token().await {
         Ok((data, _)) => data,
@@ -411,7 +411,7 @@ async fn repository_access(
 
 /// The registry request a runtime makes first, with the token; then the first layer.
 async fn registry_access(
-    client: &Registry,
+    client: &RegistryClient,
     reference: &Reference,
     layer: Option<&String>,
     pull_fix: Option<String>,
@@ -453,7 +453,7 @@ async fn registry_access(
 }
 
 async fn blob_access(
-    client: &Registry,
+    client: &RegistryClient,
     reference: &Reference,
     layer: Option<&String>,
     pull_fix: Option<String>,

@@ -27,7 +27,7 @@ static PRIVATE_ECR_HOST: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Registry {
+pub struct RegistryHost {
     /// `host[:port]` exactly as the image spells it: the key of `auth` in the response,
     /// which the kubelet matches against the image (ports included).
     pub host: String,
@@ -123,7 +123,7 @@ pub enum ImageError {
 
 /// Takes the registry host from an image reference (with or without scheme, tag, digest,
 /// port and path) and classifies it.
-pub fn parse(image: &str) -> Result<Registry, ImageError> {
+pub fn parse(image: &str) -> Result<RegistryHost, ImageError> {
     if image.is_empty() {
         return Err(ImageError::Empty);
     }
@@ -170,7 +170,7 @@ pub fn parse(image: &str) -> Result<Registry, ImageError> {
         return Err(invalid_host(host));
     }
 
-    Ok(Registry {
+    Ok(RegistryHost {
         host: host.to_owned(),
         kind: classify(&hostname.to_ascii_lowercase()),
     })
@@ -522,7 +522,7 @@ mod tests {
             let registry = parse(image).unwrap_or_else(|e| panic!("{image}: {e}"));
             assert_eq!(
                 registry,
-                Registry {
+                RegistryHost {
                     host: host.into(),
                     kind: RegistryKind::Unrecognized
                 },

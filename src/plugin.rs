@@ -24,7 +24,7 @@ pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 pub const ROLE_ARN_ENV: &str = "AWS_ECR_ROLE_ARN";
 
 #[derive(Debug)]
-pub struct Answer {
+pub struct ProviderAnswer {
     pub api_version: ApiVersion,
     /// The `auth` key: the registry host as the image spells it.
     pub host: String,
@@ -33,7 +33,7 @@ pub struct Answer {
     pub cache_duration: Duration,
 }
 
-impl Answer {
+impl ProviderAnswer {
     /// The CredentialProviderResponse as JSON; the password is redacted unless `reveal`.
     pub fn to_json(&self, reveal: bool) -> String {
         let password = if reveal {
@@ -66,7 +66,7 @@ pub async fn answer(
     settings: &Settings,
     progress: &Progress,
     now: impl FnOnce() -> SystemTime,
-) -> Result<Answer, Error> {
+) -> Result<ProviderAnswer, Error> {
     debug!(
         image = %request.image,
         api_version = request.api_version.as_str(),
@@ -129,7 +129,7 @@ pub async fn answer(
         proxy_endpoint = data.proxy_endpoint.as_deref().unwrap_or_default(),
         "response",
     );
-    Ok(Answer {
+    Ok(ProviderAnswer {
         api_version: request.api_version,
         host: registry.host,
         username: credentials.username,
@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn the_response_redacts_unless_asked() {
-        let answer = Answer {
+        let answer = ProviderAnswer {
             api_version: ApiVersion::V1,
             host: "h".into(),
             username: "AWS".into(),

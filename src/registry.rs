@@ -16,19 +16,19 @@ use crate::secret::Secret;
 
 /// What the registry answered, with nothing of the body.
 #[derive(Debug)]
-pub struct Answer {
+pub struct RegistryReply {
     pub status: u16,
     pub content_type: Option<String>,
     pub digest: Option<String>,
 }
 
-pub struct Registry {
+pub struct RegistryClient {
     endpoint: String,
     authorization: Secret,
     connector: Connector,
 }
 
-impl Registry {
+impl RegistryClient {
     /// `endpoint` is `https://host[:port]` (or `http://` for a local test registry).
     pub fn new(
         endpoint: &str,
@@ -56,19 +56,23 @@ impl Registry {
     }
 
     /// GET the manifest, accepting what a runtime accepts.
-    pub async fn manifest(&self, repository: &str, reference: &str) -> Result<Answer, String> {
+    pub async fn manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<RegistryReply, String> {
         let url = self.manifest_url(repository, reference);
         self.send("GET", &url, &MANIFEST_MEDIA_TYPES.join(", "))
             .await
     }
 
     /// HEAD a blob: ECR answers with a redirect to the layer's storage, a registry with 200.
-    pub async fn blob(&self, repository: &str, digest: &str) -> Result<Answer, String> {
+    pub async fn blob(&self, repository: &str, digest: &str) -> Result<RegistryReply, String> {
         self.send("HEAD", &self.blob_url(repository, digest), "*/*")
             .await
     }
 
-    async fn send(&self, method: &str, url: &str, accept: &str) -> Result<Answer, String> {
+    async fn send(&self, method: &str, url: &str, accept: &str) -> Result<RegistryReply, String> {
         let request = http::Request::builder()
             .method(method)
             .uri(url)
@@ -87,7 +91,7 @@ impl Registry {
             .await
             .map_err(|error| crate::aws::error_chain(&error))?;
         let header = |name: &str| response.headers().get(name).map(str::to_owned);
-        Ok(Answer {
+        Ok(RegistryReply {
             status: response.status().as_u16(),
             content_type: header("content-type"),
             digest: header("docker-content-digest"),

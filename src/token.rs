@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::secret::Secret;
 
 #[derive(Debug)]
-pub struct Credentials {
+pub struct RegistryLogin {
     pub username: String,
     pub password: Secret,
 }
@@ -31,7 +31,7 @@ pub enum TokenError {
 }
 
 /// Decodes ECR's `authorizationToken` (base64 of `AWS:<password>`), split at the first `:`.
-pub fn decode(authorization_token: &Secret) -> Result<Credentials, TokenError> {
+pub fn decode(authorization_token: &Secret) -> Result<RegistryLogin, TokenError> {
     let encoded = authorization_token.expose().trim();
     if encoded.is_empty() {
         return Err(TokenError::Empty);
@@ -44,7 +44,7 @@ pub fn decode(authorization_token: &Secret) -> Result<Credentials, TokenError> {
     if username.is_empty() || password.is_empty() {
         return Err(TokenError::EmptyPart);
     }
-    Ok(Credentials {
+    Ok(RegistryLogin {
         username: username.to_owned(),
         password: Secret::new(password),
     })

@@ -1,0 +1,130 @@
+//! Credentials for a session: the SDK's default chain (environment, profile, web identity,
+//! container, instance metadata) or, for a KEP-4412 service-account token, the role assumed
+//! with STS AssumeRoleWithWebIdentity. Also says, in words, where the credentials came from.
+
+use std::time::SystemTime;
+
+use aws_config::SdkConfig;
+use aws_sdk_ecr::config::{Credentials, ProvideCredentials};
+
+use super::failure::{AwsError, Failure, error_chain};
+use super::{AttemptRecorder, ROLE_SESSION_NAME};
+use crate::deadline::Progress;
+use crate::secret::Secret;
+
+/// A role to assume with the pod's service-account token (KEP-4412).
+#[derive(Debug)]
+pub struct WebIdentity {
+    pub role_arn: String,
+    pub token: Secret,
+}
+
+/// The SDK's default chain, as configured in `sdk`.
+pub(super) async fn default_chain(
+    sdk: &SdkConfig,
+    progress: &Progress,
+) -> Result<Credentials, AwsError> {
+    progress.step("resolving AWS credentials (environment, profile, web identity, container, instance metadata)");
+    let provider = sdk
+        .credentials_provider()
+        .ok_or_else(|| AwsError::Credentials {
+            detail: "no credential provider is configured".into(),
+        })?;
+    provider
+            .provide_credentials()
+            .await
+            .map_err(|error| {
+                use aws_credential_types::provider::error::CredentialsError;
+                let detail = match &error {
+                    CredentialsError::CredentialsNotLoaded(_) => match std::env::var("AWS_PROFILE") {
+                        Ok(profile) if !profile.is_empty() => format!(
+                            "none found in environment variables, profile {profile:?} (AWS_PROFILE; does it exist in the AWS config files?), web identity, the container endpoint or instance metadata"
+                        ),
+                        _ => "none found in environment variables, the AWS profile, web identity, the container endpoint or instance metadata".into(),
+                    },
+                    CredentialsError::ProviderTimedOut(_) => "a credential provider timed out (often instance metadata that does not answer)".into(),
+                    _ => error_chain(&error),
+                };
+                AwsError::Credentials { detail }
+            })
+}
+
+/// KEP-4412: trade the pod's service-account token for the role's credentials. The call
+/// is unsigned, so the node's own credentials are neither needed nor looked up.
+pub(super) async fn assume_role(
+    sdk: &SdkConfig,
+    region: &str,
+    identity: &WebIdentity,
+    progress: &Progress,
+) -> Result<Credentials, AwsError> {
+    progress.step(format!(
+        "STS AssumeRoleWithWebIdentity for {} in {region}",
+        identity.role_arn
+    ));
+    let mut unsigned = sdk.to_builder();
+    unsigned.set_credentials_provider(None);
+    let config = aws_sdk_sts::config::Builder::from(&unsigned.build())
+        .interceptor(AttemptRecorder(progress.clone()))
+        .build();
+    let result = aws_sdk_sts::Client::from_conf(config)
+        .assume_role_with_web_identity()
+        .role_arn(&identity.role_arn)
+        .role_session_name(ROLE_SESSION_NAME)
+        .web_identity_token(identity.token.expose())
+        .send()
+        .await;
+    let fail = |failure| AwsError::AssumeRole {
+        role_arn: identity.role_arn.clone(),
+        region: region.to_owned(),
+        failure,
+    };
+    let output = result.map_err(|error| fail(Failure::from_sdk(&error, progress.endpoint())))?;
+    let credentials = output.credentials().ok_or_else(|| {
+        fail(Failure::Other {
+            cause: "the answer has no credentials".into(),
+        })
+    })?;
+    Ok(Credentials::new(
+        credentials.access_key_id(),
+        credentials.secret_access_key(),
+        Some(credentials.session_token().to_owned()),
+        SystemTime::try_from(*credentials.expiration()).ok(),
+        "AssumeRoleWithWebIdentity",
+    ))
+}
+
+/// Where the default chain found `credentials`, in words a node operator recognises. The SDK
+/// tags credentials with the features that produced them, innermost first.
+pub(super) fn describe_source(credentials: &Credentials) -> String {
+    use aws_credential_types::credential_feature::AwsCredentialFeature as Feature;
+    let features = credentials
+        .get_property::<Vec<Feature>>()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let words = features.iter().find_map(|feature| {
+        Some(match feature {
+            Feature::CredentialsEnvVars => "environment variables (AWS_ACCESS_KEY_ID)",
+            Feature::CredentialsEnvVarsStsWebIdToken
+            | Feature::CredentialsProfileStsWebIdToken
+            | Feature::CredentialsStsAssumeRoleWebId => {
+                "web identity (IRSA, AWS_WEB_IDENTITY_TOKEN_FILE)"
+            }
+            Feature::CredentialsStsAssumeRole => "an assumed role from the AWS profile",
+            Feature::CredentialsSso | Feature::CredentialsProfileSso => {
+                "AWS SSO from the AWS profile"
+            }
+            Feature::CredentialsProcess | Feature::CredentialsProfileProcess => {
+                "credential_process from the AWS profile"
+            }
+            Feature::CredentialsProfile
+            | Feature::CredentialsProfileSourceProfile
+            | Feature::CredentialsProfileNamedProvider => "the AWS profile",
+            Feature::CredentialsHttp => {
+                "the container credentials endpoint (ECS, EKS Pod Identity)"
+            }
+            Feature::CredentialsImds => "instance metadata (IMDS)",
+            _ => return None,
+        })
+    });
+    words.unwrap_or("the default credential chain").to_owned()
+}

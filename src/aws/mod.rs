@@ -1,0 +1,204 @@
+//! The only module that talks to AWS. It loads the SDK's configuration, resolves credentials
+//! (the default chain or, for KEP-4412 service-account tokens, STS AssumeRoleWithWebIdentity)
+//! and calls GetAuthorizationToken on ECR or ECR Public. It never prints; what went wrong
+//! comes back as an `AwsError` that names the call, the region and the AWS error.
+
+mod authorization;
+mod credentials;
+mod failure;
+mod probe;
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecr::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ecr::config::timeout::TimeoutConfig;
+use aws_sdk_ecr::config::{ConfigBag, Intercept, RuntimeComponents, SharedCredentialsProvider};
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+
+pub use authorization::AuthorizationData;
+pub use credentials::WebIdentity;
+pub use failure::{AwsError, Failure, error_chain};
+pub use probe::{CallerIdentity, ImageLookup, MANIFEST_MEDIA_TYPES};
+
+use crate::deadline::Progress;
+use crate::http::Trust;
+use crate::image::{PrivateEcr, RegistryHost, RegistryKind};
+
+/// ECR Public has one API, in us-east-1 of the aws partition.
+pub const ECR_PUBLIC_REGION: &str = "us-east-1";
+/// The session name upstream gives the role it assumes with a service-account token.
+pub const ROLE_SESSION_NAME: &str = "ecr-credential-provider";
+
+/// How every AWS call is made.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Each attempt of a call gives up after this; the run's deadline bounds the whole.
+    pub attempt_timeout: Duration,
+    pub trust: Trust,
+}
+
+/// Which API serves the registry, and where.
+#[derive(Debug, Clone)]
+enum Api {
+    Private { fips: bool, dual_stack: bool },
+    Public,
+}
+
+/// Loaded configuration and resolved credentials for one registry.
+pub struct Session {
+    sdk: SdkConfig,
+    api: Api,
+    progress: Progress,
+    /// Where the credentials came from: the SDK provider's name, or the assumed role.
+    pub credential_source: String,
+    pub region: String,
+}
+
+/// can be named.
+#[derive(Debug)]
+struct AttemptRecorder(Progress);
+
+impl Intercept for AttemptRecorder {
+    fn name(&self) -> &'static str {
+        "AttemptRecorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn StdError + Send + Sync>> {
+        let uri = context.request().uri();
+        let endpoint = uri.split('?').next().unwrap_or(uri).trim_end_matches('/');
+        self.0.sending(endpoint.to_owned());
+        Ok(())
+    }
+}
+
+impl Session {
+    /// Loads the configuration for `registry`, then resolves credentials: the default chain,
+    /// or the role `web_identity` names.
+    pub async fn open(
+        registry: &RegistryHost,
+        web_identity: Option<&WebIdentity>,
+        settings: &Settings,
+        progress: &Progress,
+    ) -> Result<Self, AwsError> {
+        progress.step("loading the AWS configuration");
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(settings.attempt_timeout.min(Duration::from_secs(5)))
+            .operation_attempt_timeout(settings.attempt_timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+        if let Some(client) = settings.trust.sdk_client() {
+            loader = loader.http_client(client);
+        }
+        let (api, region) = match &registry.kind {
+            RegistryKind::Private(PrivateEcr {
+                region,
+                fips,
+                dual_stack,
+                ..
+            }) => (
+                Api::Private {
+                    fips: *fips,
+                    dual_stack: *dual_stack,
+                },
+                Some(region.clone()),
+            ),
+            RegistryKind::Public => (Api::Public, Some(ECR_PUBLIC_REGION.to_owned())),
+            RegistryKind::Unrecognized => (
+                Api::Private {
+                    fips: false,
+                    dual_stack: false,
+                },
+                None,
+            ),
+        };
+        if let Some(region) = region {
+            loader = loader.region(Region::new(region));
+        } else {
+            progress.step("looking up the default AWS region");
+        }
+        let sdk = loader.load().await;
+        let region = sdk
+            .region()
+            .map(ToString::to_string)
+            .ok_or_else(|| AwsError::NoRegion {
+                host: registry.host.clone(),
+            })?;
+
+        let (credentials, credential_source) = if let Some(identity) = web_identity {
+            (
+                credentials::assume_role(&sdk, &region, identity, progress).await?,
+                format!("assumed role {}", identity.role_arn),
+            )
+        } else {
+            let credentials = credentials::default_chain(&sdk, progress).await?;
+            let source = credentials::describe_source(&credentials);
+            (credentials, source)
+        };
+        let sdk = sdk
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build();
+        Ok(Self {
+            sdk,
+            api,
+            progress: progress.clone(),
+            credential_source,
+            region,
+        })
+    }
+
+    pub fn service_name(&self) -> &'static str {
+        match self.api {
+            Api::Private { .. } => "ECR",
+            Api::Public => "ECR Public",
+        }
+    }
+
+    /// The private ECR client: the host's FIPS or dual-stack form carries over to the API
+    /// endpoint unless the user's own AWS settings say otherwise.
+    fn ecr(&self) -> aws_sdk_ecr::Client {
+        let mut config = aws_sdk_ecr::config::Builder::from(&self.sdk)
+            .interceptor(AttemptRecorder(self.progress.clone()));
+        if let Api::Private { fips, dual_stack } = self.api
+            && !ecr_endpoint_configured(&self.sdk)
+        {
+            if fips && self.sdk.use_fips().is_none() {
+                config = config.use_fips(true);
+            }
+            if dual_stack && self.sdk.use_dual_stack().is_none() {
+                config = config.use_dual_stack(true);
+            }
+        }
+        aws_sdk_ecr::Client::from_conf(config.build())
+    }
+
+    fn failure<E>(&self, error: &SdkError<E, aws_sdk_ecr::config::http::HttpResponse>) -> Failure
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        Failure::from_sdk(error, self.progress.endpoint())
+    }
+}
+
+/// Whether the user points ECR at an endpoint of their own (`AWS_ENDPOINT_URL`,
+/// `AWS_ENDPOINT_URL_ECR`, a profile's `endpoint_url`): a host's FIPS or dual-stack form does
+/// not apply to it, and the SDK refuses FIPS with a custom endpoint.
+fn ecr_endpoint_configured(sdk: &SdkConfig) -> bool {
+    use aws_types::service_config::ServiceConfigKey;
+    let key = ServiceConfigKey::builder()
+        .service_id("ECR")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build();
+    let service_endpoint = key
+        .ok()
+        .and_then(|key| sdk.service_config()?.load_config(key));
+    sdk.endpoint_url().is_some() || service_endpoint.is_some()
+}

@@ -1,0 +1,131 @@
+//! The calls only `check` makes: who the credentials are (STS GetCallerIdentity) and whether
+//! they may do what a pull does (ECR BatchGetImage, GetDownloadUrlForLayer).
+
+use super::failure::{Failure, one_line};
+use super::{AttemptRecorder, Session};
+use crate::image::Reference;
+
+impl Session {
+    /// STS GetCallerIdentity: who these credentials are.
+    pub async fn caller_identity(&self) -> Result<CallerIdentity, Failure> {
+        self.progress
+            .step(format!("STS GetCallerIdentity in {}", self.region));
+        let config = aws_sdk_sts::config::Builder::from(&self.sdk)
+            .interceptor(AttemptRecorder(self.progress.clone()))
+            .build();
+        let output = aws_sdk_sts::Client::from_conf(config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|error| self.failure(&error))?;
+        Ok(CallerIdentity {
+            account: output.account().unwrap_or_default().to_owned(),
+            arn: output.arn().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// ECR BatchGetImage: what a pull does first, with the same permission check.
+    pub async fn batch_get_image(
+        &self,
+        registry_id: &str,
+        image: &Reference,
+    ) -> Result<ImageLookup, Failure> {
+        use aws_sdk_ecr::types::ImageIdentifier;
+        self.progress
+            .step(format!("ECR BatchGetImage in {}", self.region));
+        let id = if image.is_digest() {
+            ImageIdentifier::builder().image_digest(&image.tag_or_digest)
+        } else {
+            ImageIdentifier::builder().image_tag(&image.tag_or_digest)
+        };
+        let output = self
+            .ecr()
+            .batch_get_image()
+            .registry_id(registry_id)
+            .repository_name(&image.repository)
+            .image_ids(id.build())
+            .set_accepted_media_types(Some(MANIFEST_MEDIA_TYPES.map(str::to_owned).to_vec()))
+            .send()
+            .await
+            .map_err(|error| self.failure(&error))?;
+        if let Some(found) = output.images().first() {
+            let manifest: serde_json::Value = found
+                .image_manifest()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_default();
+            let layers = manifest["layers"]
+                .as_array()
+                .map(|layers| {
+                    layers
+                        .iter()
+                        .filter_map(|layer| layer["digest"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Ok(ImageLookup::Found {
+                media_type: found.image_manifest_media_type().map(str::to_owned),
+                digest: found
+                    .image_id()
+                    .and_then(|id| id.image_digest())
+                    .map(str::to_owned),
+                layers,
+            });
+        }
+        let failure = output.failures().first();
+        Ok(ImageLookup::Missing {
+            code: failure.and_then(|f| f.failure_code()).map_or_else(
+                || "ImageNotFound".to_owned(),
+                |code| code.as_str().to_owned(),
+            ),
+            reason: one_line(failure.and_then(|f| f.failure_reason()).unwrap_or_default()),
+        })
+    }
+
+    /// ECR GetDownloadUrlForLayer: the permission a pull needs for each layer.
+    pub async fn layer_download(
+        &self,
+        registry_id: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<(), Failure> {
+        self.progress
+            .step(format!("ECR GetDownloadUrlForLayer in {}", self.region));
+        self.ecr()
+            .get_download_url_for_layer()
+            .registry_id(registry_id)
+            .repository_name(repository)
+            .layer_digest(digest)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| self.failure(&error))
+    }
+}
+
+/// The manifest types a pull accepts, newest first.
+pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+#[derive(Debug)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+}
+
+#[derive(Debug)]
+pub enum ImageLookup {
+    Found {
+        media_type: Option<String>,
+        digest: Option<String>,
+        /// Layer digests, when the manifest is an image manifest (not an index).
+        layers: Vec<String>,
+    },
+    Missing {
+        code: String,
+        reason: String,
+    },
+}
