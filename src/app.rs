@@ -9,7 +9,7 @@ use crate::cli::{self, Command};
 use crate::deadline::Progress;
 use crate::error::Error;
 use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
-use crate::{aws, check, http, output, plugin, trace};
+use crate::{aws, check, http, output, plugin, proxy, trace};
 
 /// The whole program: what `main` returns.
 pub fn main() -> ExitCode {
@@ -99,9 +99,11 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
         .min(cli.timeout);
     let ca_bundle = std::env::var_os(http::CA_BUNDLE_ENV).filter(|path| !path.is_empty());
     let trust = http::Trust::load(ca_bundle.as_deref().map(std::path::Path::new))?;
+    let proxies = proxy::Proxies::from_env(|key| std::env::var(key).ok())?;
     let settings = aws::Settings {
         attempt_timeout,
         trust,
+        proxies,
     };
     let role_arn_env = std::env::var(plugin::ROLE_ARN_ENV).ok();
     match &cli.command {

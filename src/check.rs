@@ -227,6 +227,7 @@ pub async fn check(
         &credentials.username,
         &credentials.password,
         &settings.trust,
+        &settings.proxies,
         settings.attempt_timeout,
     );
     let pulled = registry_access(

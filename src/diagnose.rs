@@ -25,6 +25,10 @@ pub fn hint(error: &Error) -> Option<String> {
             return None;
         }
         Error::Aws(aws) => return aws_hint(aws),
+        Error::ProxyUrl(error) => format!(
+            "write it as http://HOST:PORT (or http://USER:PASSWORD@HOST:PORT), or unset {}",
+            error.variable
+        ),
         Error::Tls(_) => "point AWS_CA_BUNDLE at a readable PEM file of CA certificates, or unset it to trust the system's roots".into(),
         Error::Token { .. } => {
             NOT_ECR.into()
@@ -92,6 +96,7 @@ pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
         },
         Failure::Unreachable { cause, .. } if cause.contains("certificate") => UNTRUSTED.into(),
         Failure::Timeout { .. } | Failure::Unreachable { .. } => NETWORK.into(),
+        Failure::Proxy { hint, .. } => hint.clone(),
         Failure::BadResponse { .. } | Failure::Other { .. } => return None,
     };
     Some(text)

@@ -9,6 +9,7 @@ use crate::aws::AwsError;
 use crate::duration;
 use crate::http::TlsError;
 use crate::image::ImageError;
+use crate::proxy::ProxyUrlError;
 use crate::request::RequestError;
 use crate::token::TokenError;
 
@@ -34,6 +35,9 @@ pub enum Error {
     Aws(#[from] AwsError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// A proxy variable that names no usable proxy: going direct instead would hide it.
+    #[error(transparent)]
+    ProxyUrl(#[from] ProxyUrlError),
     #[error("{service} returned an unusable token: {source}")]
     Token {
         service: &'static str,

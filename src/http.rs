@@ -1,15 +1,13 @@
 //! The HTTP clients: TLS over aws-lc with the system's roots plus, when `AWS_CA_BUNDLE` names
-//! one, a PEM bundle (the Go SDK, and so upstream, honours it; the Rust SDK does not), and
-//! proxies from `HTTPS_PROXY`/`NO_PROXY`. One setup for the AWS calls and the registry probe.
+//! one, a PEM bundle (the Go SDK, and so upstream, honours it; the Rust SDK does not). One
+//! setup for the AWS calls and the registry probe; `proxy` decides which requests go through
+//! a proxy.
 
 use std::path::Path;
-use std::time::Duration;
 
-use aws_smithy_async::rt::sleep::TokioSleep;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use aws_smithy_http_client::{Builder, Connector, ConnectorBuilder};
-use aws_smithy_runtime_api::client::http::{HttpConnectorSettings, SharedHttpClient};
+use aws_smithy_http_client::{Connector, ConnectorBuilder};
 
 pub const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
 
@@ -53,43 +51,15 @@ impl Trust {
         Ok(Self(Some(context)))
     }
 
-    fn connector(&self, builder: ConnectorBuilder) -> Connector {
+    /// A connector with this trust that sends everything through `proxy` (or nothing: `disabled`).
+    /// Which request goes where is `proxy`'s decision.
+    pub(crate) fn connector(&self, builder: ConnectorBuilder, proxy: ProxyConfig) -> Connector {
         let mut builder = builder
             .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .proxy_config(ProxyConfig::from_env());
+            .proxy_config(proxy);
         if let Some(context) = &self.0 {
             builder = builder.tls_context(context.clone());
         }
         builder.build()
-    }
-
-    /// For the AWS SDK: `None` keeps the SDK's own default client, which is the same setup
-    /// without the bundle.
-    pub fn sdk_client(&self) -> Option<SharedHttpClient> {
-        self.0.as_ref()?;
-        let trust = self.clone();
-        Some(
-            Builder::new().build_with_connector_fn(move |settings, components| {
-                let mut builder = ConnectorBuilder::default();
-                builder.set_connector_settings(settings.cloned());
-                if let Some(components) = components {
-                    builder.set_sleep_impl(components.sleep_impl());
-                }
-                trust.connector(builder)
-            }),
-        )
-    }
-
-    /// A plain connector for requests outside the SDK, each wait bounded by `timeout`.
-    pub fn connector_with_timeout(&self, timeout: Duration) -> Connector {
-        let settings = HttpConnectorSettings::builder()
-            .connect_timeout(timeout)
-            .read_timeout(timeout)
-            .build();
-        self.connector(
-            ConnectorBuilder::default()
-                .connector_settings(settings)
-                .sleep_impl(TokioSleep::new()),
-        )
     }
 }

@@ -14,6 +14,7 @@ pub mod http;
 pub mod image;
 pub mod output;
 pub mod plugin;
+pub mod proxy;
 pub mod registry;
 pub mod request;
 pub mod secret;

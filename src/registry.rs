@@ -1,10 +1,9 @@
 //! The registry side of a pull, made for real: the manifest and the first layer, asked of the
 //! registry with the token the way a container runtime asks. Used by `check` only; the kubelet
-//! path never talks to the registry. TLS trust and proxies are those of the AWS calls (`http`).
+//! path never talks to the registry. TLS trust and proxies are those of the AWS calls (`http`, `proxy`).
 
 use std::time::Duration;
 
-use aws_smithy_http_client::Connector;
 use aws_smithy_runtime_api::client::http::HttpConnector;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
@@ -12,6 +11,7 @@ use base64::Engine as _;
 
 use crate::aws::MANIFEST_MEDIA_TYPES;
 use crate::http::Trust;
+use crate::proxy::{Proxies, Routed};
 use crate::secret::Secret;
 
 /// What the registry answered, with nothing of the body.
@@ -25,7 +25,7 @@ pub struct RegistryReply {
 pub struct RegistryClient {
     endpoint: String,
     authorization: Secret,
-    connector: Connector,
+    connector: Routed,
 }
 
 impl RegistryClient {
@@ -35,11 +35,12 @@ impl RegistryClient {
         username: &str,
         password: &Secret,
         trust: &Trust,
+        proxies: &Proxies,
         timeout: Duration,
     ) -> Self {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{username}:{}", password.expose()));
-        let connector = trust.connector_with_timeout(timeout);
+        let connector = proxies.connector(trust, timeout);
         Self {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             authorization: Secret::new(format!("Basic {basic}")),

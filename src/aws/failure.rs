@@ -9,6 +9,8 @@ use std::fmt;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::operation::RequestId;
 
+use crate::proxy::ProxyFailure;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     /// A host that is not ECR, and no region configured to fall back on.
@@ -63,6 +65,12 @@ pub enum Failure {
         endpoint: Option<String>,
         cause: String,
     },
+    /// A proxy on the way refused the request or could not be reached.
+    Proxy {
+        endpoint: Option<String>,
+        cause: String,
+        hint: String,
+    },
     /// The answer could not be read as the API's response.
     BadResponse {
         status: Option<u16>,
@@ -104,6 +112,9 @@ impl fmt::Display for Failure {
             Self::Unreachable { endpoint, cause } => {
                 write!(f, "could not reach the endpoint{}: {cause}", at(endpoint))
             }
+            Self::Proxy {
+                endpoint, cause, ..
+            } => write!(f, "could not reach the endpoint{}: {cause}", at(endpoint)),
             Self::BadResponse {
                 status: Some(status),
                 cause,
@@ -152,6 +163,17 @@ impl Failure {
             SdkError::DispatchFailure(dispatch) if dispatch.is_timeout() => {
                 Self::Timeout { endpoint }
             }
+            SdkError::DispatchFailure(dispatch)
+                if let Some(proxy) = dispatch
+                    .as_connector_error()
+                    .and_then(|error| find_source::<ProxyFailure>(error)) =>
+            {
+                Self::Proxy {
+                    endpoint,
+                    cause: one_line(&proxy.to_string()),
+                    hint: proxy.hint(),
+                }
+            }
             SdkError::DispatchFailure(dispatch) => Self::Unreachable {
                 endpoint,
                 cause: dispatch
@@ -182,6 +204,17 @@ fn xml_tag(body: &[u8], tag: &str) -> Option<String> {
     let start = text.find(&open)? + open.len();
     let end = text[start..].find(&format!("</{tag}>"))?;
     Some(text[start..start + end].trim().to_owned()).filter(|value| !value.is_empty())
+}
+
+fn find_source<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        current = error.source();
+    }
+    None
 }
 
 /// An error and its sources, each said once: `a: b: c`.

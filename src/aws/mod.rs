@@ -25,6 +25,7 @@ pub use probe::{CallerIdentity, ImageLookup, MANIFEST_MEDIA_TYPES};
 use crate::deadline::Progress;
 use crate::http::Trust;
 use crate::image::{PrivateEcr, RegistryHost, RegistryKind};
+use crate::proxy::Proxies;
 
 /// ECR Public has one API, in us-east-1 of the aws partition.
 pub const ECR_PUBLIC_REGION: &str = "us-east-1";
@@ -37,6 +38,7 @@ pub struct Settings {
     /// Each attempt of a call gives up after this; the run's deadline bounds the whole.
     pub attempt_timeout: Duration,
     pub trust: Trust,
+    pub proxies: Proxies,
 }
 
 /// Which API serves the registry, and where.
@@ -54,6 +56,7 @@ pub struct Session {
     /// Where the credentials came from: the SDK provider's name, or the assumed role.
     pub credential_source: String,
     pub region: String,
+    access_key_id: String,
 }
 
 /// can be named.
@@ -93,9 +96,7 @@ impl Session {
             .operation_attempt_timeout(settings.attempt_timeout)
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
-        if let Some(client) = settings.trust.sdk_client() {
-            loader = loader.http_client(client);
-        }
+        loader = loader.http_client(settings.proxies.sdk_client(&settings.trust));
         let (api, region) = match &registry.kind {
             RegistryKind::Private(PrivateEcr {
                 region,
@@ -141,6 +142,7 @@ impl Session {
             let source = credentials::describe_source(&credentials);
             (credentials, source)
         };
+        let access_key_id = credentials.access_key_id().to_owned();
         let sdk = sdk
             .to_builder()
             .credentials_provider(SharedCredentialsProvider::new(credentials))
@@ -151,7 +153,33 @@ impl Session {
             progress: progress.clone(),
             credential_source,
             region,
+            access_key_id,
         })
+    }
+
+    /// The access key id of the resolved credentials: it names the identity, for the token
+    /// cache's key (hashed there, never shown).
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    /// What decides where the token call goes, beyond the region: for the token cache's key.
+    pub fn endpoint_settings(&self) -> String {
+        let service_id = match self.api {
+            Api::Private { .. } => "ECR",
+            Api::Public => "ECR PUBLIC",
+        };
+        let (fips, dual_stack) = match self.api {
+            Api::Private { fips, dual_stack } => (fips, dual_stack),
+            Api::Public => (false, false),
+        };
+        format!(
+            "{:?} {:?} fips={:?}/{fips} dual-stack={:?}/{dual_stack}",
+            self.sdk.endpoint_url(),
+            configured_endpoint(&self.sdk, service_id),
+            self.sdk.use_fips(),
+            self.sdk.use_dual_stack(),
+        )
     }
 
     pub fn service_name(&self) -> &'static str {
@@ -191,14 +219,17 @@ impl Session {
 /// `AWS_ENDPOINT_URL_ECR`, a profile's `endpoint_url`): a host's FIPS or dual-stack form does
 /// not apply to it, and the SDK refuses FIPS with a custom endpoint.
 fn ecr_endpoint_configured(sdk: &SdkConfig) -> bool {
+    sdk.endpoint_url().is_some() || configured_endpoint(sdk, "ECR").is_some()
+}
+
+/// The service's own endpoint setting (`AWS_ENDPOINT_URL_<SERVICE>`, a profile's services section).
+fn configured_endpoint(sdk: &SdkConfig, service_id: &str) -> Option<String> {
     use aws_types::service_config::ServiceConfigKey;
     let key = ServiceConfigKey::builder()
-        .service_id("ECR")
+        .service_id(service_id)
         .env("AWS_ENDPOINT_URL")
         .profile("endpoint_url")
         .build();
-    let service_endpoint = key
-        .ok()
-        .and_then(|key| sdk.service_config()?.load_config(key));
-    sdk.endpoint_url().is_some() || service_endpoint.is_some()
+    key.ok()
+        .and_then(|key| sdk.service_config()?.load_config(key))
 }
