@@ -5,6 +5,7 @@ use std::io::Read;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
+use crate::cache::Cache;
 use crate::cli::{self, Command};
 use crate::deadline::Progress;
 use crate::error::Error;
@@ -110,8 +111,16 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
         Command::Provide => {
             progress.step("the request on stdin");
             let request = request::parse(&read_stdin().await?)?;
-            let answer =
-                plugin::answer(request, role_arn_env, &settings, progress, SystemTime::now).await?;
+            let cache = open_cache(cli);
+            let answer = plugin::answer(
+                request,
+                role_arn_env,
+                &settings,
+                cache.as_ref(),
+                progress,
+                SystemTime::now,
+            )
+            .await?;
             Ok(Outcome::success(answer.to_json(true)))
         }
         Command::Get {
@@ -124,8 +133,16 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
                 service_account_token: None,
                 service_account_annotations: std::collections::BTreeMap::new(),
             };
-            let answer =
-                plugin::answer(request, role_arn_env, &settings, progress, SystemTime::now).await?;
+            let cache = open_cache(cli);
+            let answer = plugin::answer(
+                request,
+                role_arn_env,
+                &settings,
+                cache.as_ref(),
+                progress,
+                SystemTime::now,
+            )
+            .await?;
             Ok(Outcome::success(answer.to_json(*show_password)))
         }
         Command::Check {
@@ -153,6 +170,20 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
         }
         Command::Help | Command::Version => unreachable!("answered before the runtime starts"),
     }
+}
+
+/// The shared token cache, if asked for; a directory that cannot be used costs the cache,
+/// never the pull.
+fn open_cache(cli: &cli::Cli) -> Option<Cache> {
+    let dir = cli.cache_dir.as_deref()?;
+    Cache::open(dir)
+        .inspect_err(|error| {
+            tracing::warn!(
+                "the token cache directory {} is not usable ({error}); going on without the cache",
+                dir.display()
+            );
+        })
+        .ok()
 }
 
 /// Reads stdin on a thread of its own, so the deadline still holds if the writer never closes it.

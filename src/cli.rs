@@ -3,8 +3,10 @@
 //! meaning; anything unknown is an error, never silently ignored.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::cache::CACHE_DIR_ENV;
 use crate::deadline::{DEFAULT_TIMEOUT, TIMEOUT_ENV};
 use crate::duration;
 use crate::error::Error;
@@ -28,10 +30,13 @@ Flags:
       --trace[=FORMAT]   trace to stderr, secrets redacted; FORMAT is text (default) or json
       --v=N              klog verbosity: 1-3 trace at info level, 4 and more at debug level
       --timeout=DURATION give up after DURATION (Go syntax: 30s, 1m; default 30s)
+      --cache-dir=DIR    share tokens between execs through files in DIR (one token call per
+                         registry and identity for the whole node; off by default)
 
 Environment:
   ECR_CREDENTIAL_PROVIDER_TRACE    1, text or json: as --trace; 0 or empty: off
   ECR_CREDENTIAL_PROVIDER_TIMEOUT  as --timeout
+  ECR_CREDENTIAL_PROVIDER_CACHE_DIR as --cache-dir
   AWS_ECR_ROLE_ARN                 role to assume with a service-account token (KEP-4412)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_ECR, ... the AWS SDK's own settings
 ";
@@ -76,6 +81,8 @@ pub struct Cli {
     /// Positional arguments the kubelet path does not use. Upstream's command accepts and
     /// ignores any, so configs may carry some; we warn instead of failing.
     pub ignored_args: Vec<String>,
+    /// The shared token cache's directory, when it is on.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Parses `args` (without the program name); `env` reads our own environment variables.
@@ -100,6 +107,7 @@ pub fn parse(
     let mut show_password = false;
     let mut json = false;
     let mut registry_endpoint: Option<String> = None;
+    let mut cache_dir: Option<String> = None;
     let mut wants = (false, false); // (help, version)
 
     while let Some(arg) = args.next() {
@@ -141,6 +149,7 @@ pub fn parse(
             "--show-password" => show_password = true,
             "--json" => json = true,
             "--registry-endpoint" => registry_endpoint = Some(value("--registry-endpoint")?),
+            "--cache-dir" => cache_dir = Some(value("--cache-dir")?),
             "--" => positional.extend(args.by_ref()),
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(usage(format!("unknown flag {flag}")));
@@ -170,11 +179,16 @@ pub fn parse(
             registry_endpoint,
         },
     )?;
+    let cache_dir = cache_dir
+        .or_else(|| env(CACHE_DIR_ENV))
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from);
     Ok(Cli {
         command,
         trace,
         timeout,
         ignored_args,
+        cache_dir,
     })
 }
 
@@ -385,6 +399,22 @@ mod tests {
         check_usage_error(&["--show-password"], &[], "only goes with get");
         check_usage_error(&["get", "x", "--json"], &[], "only go with check");
         check_usage_error(&["check"], &[], "check needs an image");
+    }
+
+    #[test]
+    fn cache_dir_from_flag_then_env_off_by_default() {
+        let dir = |args: &[&str], env: &[(&str, &str)]| parse_args(args, env).unwrap().cache_dir;
+        assert_eq!(dir(&[], &[]), None);
+        assert_eq!(dir(&[], &[(CACHE_DIR_ENV, "")]), None);
+        assert_eq!(
+            dir(&[], &[(CACHE_DIR_ENV, "/run/ecr")]),
+            Some(PathBuf::from("/run/ecr"))
+        );
+        assert_eq!(
+            dir(&["--cache-dir=/a"], &[(CACHE_DIR_ENV, "/b")]),
+            Some(PathBuf::from("/a"))
+        );
+        check_usage_error(&["--cache-dir"], &[], "needs a value");
     }
 
     #[test]

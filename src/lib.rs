@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod deadline;

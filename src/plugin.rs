@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{debug, info, warn};
 
-use crate::aws::{Session, Settings, WebIdentity};
+use crate::aws::{AuthorizationData, Session, Settings, WebIdentity};
+use crate::cache::{self, Cache};
 use crate::deadline::Progress;
 use crate::duration;
 use crate::error::Error;
@@ -59,13 +60,15 @@ impl ProviderAnswer {
     }
 }
 
-/// Serves one request. `role_arn_env` is `AWS_ECR_ROLE_ARN`; `now` is when the token is judged.
+/// Serves one request. `role_arn_env` is `AWS_ECR_ROLE_ARN`; `cache` the shared token cache,
+/// if on; `now` is when tokens are judged.
 pub async fn answer(
     request: Request,
     role_arn_env: Option<String>,
     settings: &Settings,
+    cache: Option<&Cache>,
     progress: &Progress,
-    now: impl FnOnce() -> SystemTime,
+    now: impl Fn() -> SystemTime,
 ) -> Result<ProviderAnswer, Error> {
     debug!(
         image = %request.image,
@@ -95,26 +98,45 @@ pub async fn answer(
     let session = Session::open(&registry, web_identity.as_ref(), settings, progress).await?;
     info!(source = %session.credential_source, region = %session.region, "credentials");
 
-    let (data, latency) = session.authorization_token().await?;
     let service = session.service_name();
-    debug!(
-        service,
-        region = %session.region,
-        endpoint = progress.endpoint().as_deref().unwrap_or_default(),
-        request_id = data.request_id.as_deref().unwrap_or_default(),
-        latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
-        attempts = progress.attempts(),
-        "GetAuthorizationToken",
-    );
-    info!(
-        "a token lets the kubelet log in to the registry; pulling also needs ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on the repository: run `ecr-credential-provider check {}` to test them",
-        request.image
-    );
-    let credentials =
-        token::decode(&data.token).map_err(|source| Error::Token { service, source })?;
+    // A service-account token's role is proven by STS on every exec, so its answers are not
+    // shared through the cache: the kubelet already caches them per service account.
+    let cache = cache.filter(|_| web_identity.is_none());
+    let (token, expires_at) = match cache {
+        None => {
+            let data = fetch_token(&session, &request.image, progress).await?;
+            (data.token, data.expires_at)
+        }
+        Some(cache) => {
+            let key = cache::Key::new(&cache::KeyParts {
+                service,
+                registry: &registry.host,
+                region: &session.region,
+                endpoint: &session.endpoint_settings(),
+                access_key_id: session.access_key_id(),
+                credential_source: &session.credential_source,
+            });
+            let fetch = || fetch_token(&session, &request.image, progress);
+            match cache.through(&key, &now, progress, fetch).await? {
+                cache::Answer::Hit(cached) => {
+                    debug!(expires_at = %rfc3339(cached.expires_at), "token cache hit");
+                    (cached.token, Some(cached.expires_at))
+                }
+                cache::Answer::Fetched(data) => (data.token, data.expires_at),
+                cache::Answer::Stale { cached, error } => {
+                    warn!(
+                        "{error}; answering with the cached token, valid until {}, and trying again on the next exec",
+                        rfc3339(cached.expires_at)
+                    );
+                    (cached.token, Some(cached.expires_at))
+                }
+            }
+        }
+    };
+    let credentials = token::decode(&token).map_err(|source| Error::Token { service, source })?;
     let now = now();
-    let cache_duration = token::cache_duration(data.expires_at, now);
-    if let Some(expires_at) = data.expires_at.filter(|at| *at <= now) {
+    let cache_duration = token::cache_duration(expires_at, now);
+    if let Some(expires_at) = expires_at.filter(|at| *at <= now) {
         // Every pull will exec the provider again; say why, or nobody will find out.
         warn!(
             "the token's expiresAt {} is already past by this node's clock, so the kubelet will not cache it: check the node's clock",
@@ -125,8 +147,7 @@ pub async fn answer(
         cache_key_type = "Registry",
         cache_duration = %duration::format(cache_duration),
         auth = %registry.host,
-        expires_at = %data.expires_at.map(rfc3339).unwrap_or_default(),
-        proxy_endpoint = data.proxy_endpoint.as_deref().unwrap_or_default(),
+        expires_at = %expires_at.map(rfc3339).unwrap_or_default(),
         "response",
     );
     Ok(ProviderAnswer {
@@ -136,6 +157,43 @@ pub async fn answer(
         password: credentials.password,
         cache_duration,
     })
+}
+
+/// GetAuthorizationToken, traced; a token that does not decode is an error here, so it is
+/// never cached.
+async fn fetch_token(
+    session: &Session,
+    image: &str,
+    progress: &Progress,
+) -> Result<AuthorizationData, Error> {
+    let (data, latency) = session.authorization_token().await?;
+    let service = session.service_name();
+    debug!(
+        service,
+        region = %session.region,
+        endpoint = progress.endpoint().as_deref().unwrap_or_default(),
+        request_id = data.request_id.as_deref().unwrap_or_default(),
+        latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        attempts = progress.attempts(),
+        expires_at = %data.expires_at.map(rfc3339).unwrap_or_default(),
+        proxy_endpoint = data.proxy_endpoint.as_deref().unwrap_or_default(),
+        "GetAuthorizationToken",
+    );
+    info!(
+        "a token lets the kubelet log in to the registry; pulling also needs ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on the repository: run `ecr-credential-provider check {image}` to test them"
+    );
+    token::decode(&data.token).map_err(|source| Error::Token { service, source })?;
+    Ok(data)
+}
+
+impl cache::Fetched for AuthorizationData {
+    fn token(&self) -> &Secret {
+        &self.token
+    }
+
+    fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
 }
 
 pub fn rfc3339(at: SystemTime) -> String {
