@@ -646,7 +646,21 @@ impl ProxyFailure {
         } else if text.contains("tunnel error: unsuccessful") {
             FailureKind::Refused(connect_status(&proxy, &target).await)
         } else if text.contains("tunnel") || error.is_io() {
-            FailureKind::Unreachable(text)
+            let cause = [
+                (
+                    "failed to create underlying connection",
+                    "could not connect",
+                ),
+                ("unexpected end of file", "it closed the connection"),
+                ("io error establishing tunnel", "the connection broke"),
+            ]
+            .iter()
+            .find(|(known, _)| text.contains(known))
+            .map_or_else(
+                || text.trim_start_matches("io error: ").to_owned(),
+                |(_, said)| (*said).to_owned(),
+            );
+            FailureKind::Unreachable(cause)
         } else {
             return error;
         };

@@ -11,10 +11,12 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cache;
 mod check;
 mod cli;
 mod errors;
 mod imds;
 mod kubelet;
+mod proxy;
 mod service_account;
 mod trace;

@@ -319,6 +319,114 @@ impl RefusingProxy {
     }
 }
 
+/// A loopback HTTP proxy that records every request: a plain request (absolute-form, as sent
+/// to an `HTTP_PROXY`) is forwarded to `upstream` whatever host it names, so no name is ever
+/// resolved; CONNECT (as sent to an `HTTPS_PROXY`) is answered with `connect_reply` and no
+/// tunnel, so nothing leaves the machine.
+pub struct RecordingProxy {
+    pub url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl RecordingProxy {
+    pub fn start(upstream: &str, connect_reply: &'static str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let recorder = Arc::clone(&recorder);
+                let upstream = upstream.clone();
+                std::thread::spawn(move || forward(stream, &upstream, connect_reply, &recorder));
+            }
+        });
+        Self { url, seen }
+    }
+
+    /// Each request as the proxy got it: method, the absolute URL or CONNECT target, headers.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+fn forward(stream: TcpStream, upstream: &str, connect_reply: &str, seen: &Mutex<Vec<Seen>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    while let Some(request) = read_request(&mut reader) {
+        seen.lock().expect("lock").push(request.clone());
+        if request.method == "CONNECT" {
+            let _ = writer.write_all(connect_reply.as_bytes());
+            return;
+        }
+        let path = request
+            .target
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|at| rest[at..].to_owned()))
+            .unwrap_or_else(|| "/".into());
+        let mut head = format!("{} {path} HTTP/1.1\r\n", request.method);
+        for (name, value) in &request.headers {
+            if !name.starts_with("proxy-") {
+                let _ = write!(head, "{name}: {value}\r\n");
+            }
+        }
+        head.push_str("\r\n");
+        let Ok(mut origin) = TcpStream::connect(upstream) else {
+            let _ = writer.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+            return;
+        };
+        if origin
+            .write_all(head.as_bytes())
+            .and_then(|()| origin.write_all(request.body.as_bytes()))
+            .is_err()
+        {
+            return;
+        }
+        let Some(response) = read_response(&mut BufReader::new(origin)) else {
+            return;
+        };
+        if writer.write_all(&response).is_err() {
+            return;
+        }
+    }
+}
+
+/// One whole response with a Content-Length body, as bytes.
+fn read_response(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+        head.extend_from_slice(line.as_bytes());
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    head.extend_from_slice(&body);
+    Some(head)
+}
+
+/// A container credentials endpoint (ECS, EKS Pod Identity) handing out these credentials.
+pub fn container_credentials(access_key: &str, secret_key: &str, session_token: &str) -> Reply {
+    Reply::json(
+        200,
+        serde_json::json!({"AccessKeyId": access_key, "SecretAccessKey": secret_key,
+            "Token": session_token, "Expiration": "2099-01-01T00:00:00Z"}),
+    )
+}
+
 /// The instance metadata service (IMDSv2) of a node whose instance profile role is `node-role`.
 pub fn imds(seen: &Seen, access_key: &str, secret_key: &str, session_token: &str) -> Reply {
     match (seen.method.as_str(), seen.target.as_str()) {
