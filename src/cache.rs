@@ -254,13 +254,19 @@ impl Cache {
         {
             return Ok(Answer::Hit(cached));
         }
-        // The exec that held the lock before may have filled it.
+        // The exec that held the lock before may have filled or refreshed it: then it is the
+        // newest token there is, whatever its freshness.
+        let seen = cached.as_ref().map(|c| c.fetched_at);
         if lock.is_some() {
             cached = self.read(key);
         }
-        if let Some(fresh) = cached.take_if(|c| c.freshness(now()) == Freshness::Fresh) {
+        if let Some(filled) = cached.take_if(|c| match c.freshness(now()) {
+            Freshness::Fresh => true,
+            Freshness::Due => seen != Some(c.fetched_at),
+            Freshness::Unusable => false,
+        }) {
             debug!("token cache filled by another exec");
-            return Ok(Answer::Hit(fresh));
+            return Ok(Answer::Hit(filled));
         }
         match fetch().await {
             Ok(fetched) => {
@@ -616,6 +622,28 @@ mod tests {
             assert!(called);
             assert_eq!(answer.unwrap_err(), "throttled", "{now:?}");
         }
+    }
+
+    #[test]
+    fn an_exec_waiting_for_the_lock_takes_what_the_holder_filled() {
+        let dir = Dir::new("wait");
+        let cache = Cache::open(&dir.0).unwrap();
+        let key = key("AKIAEXAMPLE1");
+        let held = cache.lock_file(&key).unwrap();
+        held.lock().unwrap();
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| run(&cache, &key, at(Duration::ZERO), Err("must wait")));
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(!waiter.is_finished(), "it did not wait for the lock");
+            // A short-lived token: due for refresh at once, but just fetched by the holder.
+            cache
+                .write(&key, &token("filled"), at(50 * MINUTE), at(Duration::ZERO))
+                .unwrap();
+            drop(held);
+            let (answer, called) = waiter.join().unwrap();
+            assert!(!called);
+            assert_eq!(password(&answer.unwrap()), "filled");
+        });
     }
 
     #[test]

@@ -90,6 +90,7 @@ impl ProxyUrl {
             Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
             None => ("http".to_owned(), value),
         };
+        // A path after the address is ignored, as Go ignores it.
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(authority_end);
         let (userinfo, host_port) = match authority.rsplit_once('@') {
@@ -115,12 +116,13 @@ impl ProxyUrl {
             }
             _ => return Err(fail("the scheme must be http:// or https://")),
         };
-        if !matches!(path, "" | "/") {
-            return Err(fail("a proxy URL has no path"));
-        }
         let (host, port) = split_host_port(host_port);
-        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        if host.is_empty() {
             return Err(fail("there is no host"));
+        }
+        if host.contains(|c: char| c.is_whitespace() || c.is_control() || "\\\"<>^`{|}".contains(c))
+        {
+            return Err(fail("the host is not a host name"));
         }
         if host_port.starts_with('[') && host.parse::<IpAddr>().is_err() {
             return Err(fail("the bracketed host is not an IPv6 address"));
@@ -855,6 +857,11 @@ mod tests {
             Some(("ALL_PROXY", "http://c:3".into()))
         );
         assert_eq!(route(&[("HTTPS_PROXY", "")], https), None);
+        // A path is ignored, as Go ignores it.
+        assert_eq!(
+            route(&[("HTTPS_PROXY", "http://p:3128/some/path")], https),
+            Some(("HTTPS_PROXY", "http://p:3128".into()))
+        );
     }
 
     #[test]
@@ -866,7 +873,7 @@ mod tests {
             ("http://user:s3cret@", "no host"),
             ("http://proxy:99999", "port"),
             ("http://user:s3cret@proxy:x", "port"),
-            ("http://proxy:3128/path", "no path"),
+            ("http://pro xy:3128", "not a host name"),
             ("http://[not-v6]:1", "IPv6"),
         ] {
             let error = Proxies::from_env(|key| (key == "HTTPS_PROXY").then(|| value.to_owned()))

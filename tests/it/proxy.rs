@@ -211,7 +211,7 @@ fn a_malformed_proxy_url_is_an_error_naming_the_variable() {
             format!("http://node:{PROXY_PASSWORD}@proxy:port"),
         ),
         ("https_proxy", "socks5://proxy:1080".to_owned()),
-        ("HTTP_PROXY", "http://proxy:3128/some/path".to_owned()),
+        ("HTTP_PROXY", "http://pro xy:3128".to_owned()),
     ] {
         let output = exec()
             .keys()
