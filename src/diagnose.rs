@@ -46,7 +46,7 @@ fn aws_hint(error: &AwsError) -> Option<String> {
             "set AWS_REGION in this provider's env in the CredentialProviderConfig, or pull through an ECR host (ACCOUNT.dkr.ecr.REGION.amazonaws.com)".into()
         }
         AwsError::Credentials { .. } => {
-            "on EC2, check the instance profile and that instance metadata answers (a containerised kubelet needs an IMDS hop limit of 2 or more; a proxy must exempt 169.254.169.254 in NO_PROXY); elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the provider's env".into()
+            "on EC2, check the instance profile and that instance metadata answers (a containerised kubelet needs an IMDS hop limit of 2 or more); elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the provider's env".into()
         }
         AwsError::AssumeRole { failure, .. } => match failure.code() {
             Some("AccessDenied") => {
@@ -89,7 +89,7 @@ pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
                 "the credentials have expired (or the node's clock is wrong): refresh them".into()
             }
             "ThrottlingException" | "ThrottledException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
-                "AWS is throttling this call: too many nodes or pulls ask at once; a longer defaultCacheDuration does not help, ECR tokens are already cached for 6h".into()
+                "AWS is throttling this call: too many nodes or pulls ask at once; --cache-dir shares one token per registry among the node's execs (a longer defaultCacheDuration does not help: the kubelet already caches the token for 6h)".into()
             }
             _ if *status >= 500 => "AWS had a server error; the kubelet will retry on the next pull".into(),
             _ => return None,
