@@ -46,8 +46,14 @@ pub struct KeyParts<'a> {
     pub region: &'a str,
     /// The endpoint settings that decide where the call goes (override URL, FIPS, dual-stack).
     pub endpoint: &'a str,
-    /// The access key id identifies the credentials; the source tells providers apart.
+    /// The identity, known without a network call: the access key id of the resolved
+    /// credentials names one principal's key (or session), so two identities can never share
+    /// an entry. Temporary credentials (instance metadata, web identity) get a new key id when
+    /// they rotate, which costs one more token call per rotation: still one call per node and
+    /// registry an hour instead of one per pull. The role's ARN would be steadier, but finding it
+    /// takes STS GetCallerIdentity on every exec.
     pub access_key_id: &'a str,
+    /// Where the credentials came from, so two providers never mix even on a shared key id.
     pub credential_source: &'a str,
 }
 

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::support::fake::{FakeAws, RecordingProxy, Seen, container_credentials, ecr_token, imds};
+use crate::support::fake::{
+    FakeAws, RecordingProxy, Seen, b64, container_credentials, ecr_token, imds,
+};
 use crate::support::{V1, exec, request};
 
 const IMAGE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com/app";
@@ -15,6 +17,11 @@ const PROXY_PASSWORD: &str = "pr0xy-pa55word";
 
 fn ecr() -> FakeAws {
     FakeAws::start(|_| ecr_token("pw", Duration::from_secs(3600)))
+}
+
+/// `http://node:PASSWORD@host:port` for a proxy at `url`.
+fn with_password(url: &str) -> String {
+    url.replace("http://", &format!("http://node:{PROXY_PASSWORD}@"))
 }
 
 fn operations(seen: &[Seen]) -> Vec<String> {
@@ -29,12 +36,13 @@ fn aws_calls_go_through_the_proxy_and_instance_metadata_never_does() {
     let output = exec()
         .env("AWS_EC2_METADATA_DISABLED", "false")
         .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &metadata.url)
-        .env("HTTP_PROXY", &proxy.url)
-        .env("HTTPS_PROXY", &proxy.url)
+        .env("HTTP_PROXY", with_password(&proxy.url))
+        .env("HTTPS_PROXY", with_password(&proxy.url))
         .endpoint(&ecr.url)
         .stdin(request(V1, IMAGE))
         .secret(SECRET)
         .secret(SESSION)
+        .secret(PROXY_PASSWORD)
         .run();
     assert_eq!(
         output.json()["auth"][IMAGE.split('/').next().unwrap()]["password"],
@@ -49,6 +57,13 @@ fn aws_calls_go_through_the_proxy_and_instance_metadata_never_does() {
         through[0].target.starts_with(&ecr.url),
         "{:?}",
         through[0].target
+    );
+    assert_eq!(
+        through[0]
+            .headers
+            .get("proxy-authorization")
+            .map(String::as_str),
+        Some(format!("Basic {}", b64(&format!("node:{PROXY_PASSWORD}"))).as_str())
     );
     let direct: Vec<_> = metadata.seen().iter().map(|s| s.target.clone()).collect();
     assert!(
