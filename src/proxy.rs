@@ -27,7 +27,7 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
@@ -547,23 +547,44 @@ impl HttpConnector for Routed {
             return future;
         };
         let target = uri.as_ref().map(authority_of).unwrap_or_default();
+        let sent_credentials = proxy.basic_auth.is_some();
         HttpConnectorFuture::new(async move {
             match future.await {
-                Ok(response) if response.status().as_u16() == 407 => Err(ConnectorError::other(
-                    Box::new(ProxyFailure {
+                Ok(response) if is_proxys_refusal(&response, sent_credentials) => {
+                    let status = response.status().as_u16();
+                    let reason = http::StatusCode::from_u16(status)
+                        .ok()
+                        .and_then(|code| code.canonical_reason())
+                        .unwrap_or_default();
+                    let failure = ProxyFailure {
                         proxy,
                         target,
-                        kind: FailureKind::Refused(Some(
-                            "407 Proxy Authentication Required".into(),
-                        )),
-                    }),
-                    None,
-                )),
+                        kind: FailureKind::Refused {
+                            status: Some(status),
+                            answer: Some(format!("{status} {reason}").trim_end().to_owned()),
+                        },
+                    };
+                    Err(ConnectorError::other(Box::new(failure), None))
+                }
                 Ok(response) => Ok(response),
                 Err(error) => Err(ProxyFailure::classify(proxy, target, error).await),
             }
         })
     }
+}
+
+/// Whether a plain-HTTP answer came from the proxy rather than through it: a 407, anything
+/// carrying a proxy challenge, or (tinyproxy's way with wrong credentials) a 401 with a Basic
+/// challenge when we sent the proxy Basic credentials; AWS's APIs never ask for Basic auth.
+fn is_proxys_refusal(response: &HttpResponse, sent_credentials: bool) -> bool {
+    let status = response.status().as_u16();
+    let headers = response.headers();
+    let basic_challenge = headers
+        .get("www-authenticate")
+        .is_some_and(|value| value.trim_start().to_ascii_lowercase().starts_with("basic"));
+    status == 407
+        || headers.contains_key("proxy-authenticate")
+        || (status == 401 && sent_credentials && basic_challenge)
 }
 
 fn authority_of(uri: &http::Uri) -> String {
@@ -588,8 +609,12 @@ pub struct ProxyFailure {
 
 #[derive(Debug)]
 enum FailureKind {
-    /// The proxy answered CONNECT (or a plain request) itself, with this status if known.
-    Refused(Option<String>),
+    /// The proxy answered CONNECT (or a plain request) itself: its status and status line,
+    /// when known.
+    Refused {
+        status: Option<u16>,
+        answer: Option<String>,
+    },
     /// The proxy could not be reached, or the tunnel broke.
     Unreachable(String),
 }
@@ -597,15 +622,12 @@ enum FailureKind {
 impl fmt::Display for ProxyFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            FailureKind::Refused(Some(status)) => write!(
+            FailureKind::Refused { answer, .. } => write!(
                 f,
-                "{} refused the connection to {}: it answered {status}",
-                self.proxy, self.target
-            ),
-            FailureKind::Refused(None) => write!(
-                f,
-                "{} refused the connection to {}: it answered CONNECT with an error",
-                self.proxy, self.target
+                "{} refused the connection to {}: it answered {}",
+                self.proxy,
+                self.target,
+                answer.as_deref().unwrap_or("CONNECT with an error")
             ),
             FailureKind::Unreachable(cause) => write!(
                 f,
@@ -623,10 +645,13 @@ impl ProxyFailure {
     pub fn hint(&self) -> String {
         let variable = self.proxy.variable;
         match &self.kind {
-            FailureKind::Refused(Some(status)) if status.starts_with("407") => format!(
-                "the proxy wants credentials: put them in {variable} as http://USER:PASSWORD@HOST:PORT (percent-encode special characters), or ask for this node to be allowed"
+            FailureKind::Refused {
+                status: Some(401 | 407),
+                ..
+            } => format!(
+                "the proxy wants (other) credentials: put them in {variable} as http://USER:PASSWORD@HOST:PORT (percent-encode special characters)"
             ),
-            FailureKind::Refused(_) => format!(
+            FailureKind::Refused { .. } => format!(
                 "the proxy will not connect to {}: allow the AWS endpoints (*.amazonaws.com) on the proxy, or list the endpoint in NO_PROXY to go directly",
                 self.target
             ),
@@ -644,9 +669,16 @@ impl ProxyFailure {
         }
         let text = crate::aws::error_chain(&error);
         let kind = if text.contains("proxy authorization required") {
-            FailureKind::Refused(Some("407 Proxy Authentication Required".into()))
+            FailureKind::Refused {
+                status: Some(407),
+                answer: Some("CONNECT with 407 Proxy Authentication Required".into()),
+            }
         } else if text.contains("tunnel error: unsuccessful") {
-            FailureKind::Refused(connect_status(&proxy, &target).await)
+            let answer = connect_status(&proxy, &target).await;
+            FailureKind::Refused {
+                status: answer.as_ref().map(|(status, _)| *status),
+                answer: answer.map(|(_, line)| line),
+            }
         } else if text.contains("tunnel") || error.is_io() {
             let cause = [
                 (
@@ -666,7 +698,7 @@ impl ProxyFailure {
         } else {
             return error;
         };
-        let refused = matches!(kind, FailureKind::Refused(_));
+        let refused = matches!(kind, FailureKind::Refused { .. });
         let failure = Box::new(Self {
             proxy,
             target,
@@ -681,9 +713,9 @@ impl ProxyFailure {
     }
 }
 
-/// The status line a plain-HTTP proxy answers CONNECT with, for the error message. Bounded
-/// to two seconds; `None` when it cannot be had.
-async fn connect_status(proxy: &ProxyUrl, target: &str) -> Option<String> {
+/// The status a plain-HTTP proxy answers CONNECT with, and its line for the error message.
+/// Bounded to two seconds; `None` when it cannot be had.
+async fn connect_status(proxy: &ProxyUrl, target: &str) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     if proxy.tls {
         return None;
@@ -707,7 +739,8 @@ async fn connect_status(proxy: &ProxyUrl, target: &str) -> Option<String> {
         let _version = parts.next().filter(|v| v.starts_with("HTTP/"))?;
         let code = parts
             .next()
-            .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()))?;
+            .filter(|c| c.len() == 3)
+            .and_then(|c| c.parse::<u16>().ok())?;
         let reason: String = parts
             .next()
             .unwrap_or_default()
@@ -715,11 +748,8 @@ async fn connect_status(proxy: &ProxyUrl, target: &str) -> Option<String> {
             .filter(|c| !c.is_control())
             .take(60)
             .collect();
-        Some(
-            format!("CONNECT with {code} {}", reason.trim())
-                .trim_end()
-                .to_owned(),
-        )
+        let line = format!("CONNECT with {code} {}", reason.trim());
+        Some((code, line.trim_end().to_owned()))
     };
     tokio::time::timeout(Duration::from_secs(2), exchange)
         .await
