@@ -221,11 +221,14 @@ impl Cache {
         })
     }
 
-    /// Serves `key` from the cache, or fills it with `fetch` under the lock.
+    /// Serves `key` from the cache, or fills it with `fetch` under the lock. The lock is
+    /// waited for `lock_wait` at most: an exec stuck while holding it costs the others a call,
+    /// never their pull.
     pub async fn through<T, E, F>(
         &self,
         key: &Key,
         now: impl Fn() -> SystemTime,
+        lock_wait: Duration,
         progress: &Progress,
         fetch: impl FnOnce() -> F,
     ) -> Result<Answer<T, E>, E>
@@ -248,10 +251,20 @@ impl Cache {
             }),
             Plan::Fill => {
                 progress.step("the token cache lock (another exec is fetching the token)");
-                self.lock(key)
-                    .await
-                    .map_err(|error| debug!(%error, "token cache lock"))
-                    .ok()
+                match tokio::time::timeout(lock_wait, self.lock(key)).await {
+                    Ok(Ok(lock)) => Some(lock),
+                    Ok(Err(error)) => {
+                        debug!(%error, "token cache lock");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            "another exec has held the token cache lock for {}s; asking AWS without it",
+                            lock_wait.as_secs_f32()
+                        );
+                        None
+                    }
+                }
             }
         };
         if plan != Plan::Fill
@@ -271,7 +284,7 @@ impl Cache {
             Freshness::Due => seen != Some(c.fetched_at),
             Freshness::Unusable => false,
         }) {
-            debug!("token cache filled by another exec");
+            tracing::info!("token cache: filled by another exec");
             return Ok(Answer::Hit(filled));
         }
         match fetch().await {
@@ -527,11 +540,13 @@ mod tests {
     ) -> (Result<Answer<Fresh, String>, String>, bool) {
         let called = Cell::new(false);
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
         let result = runtime.block_on(cache.through(
             key,
             || now,
+            Duration::from_secs(5),
             &Progress::default(),
             || {
                 called.set(true);
@@ -650,6 +665,29 @@ mod tests {
             assert!(!called);
             assert_eq!(password(&answer.unwrap()), "filled");
         });
+    }
+
+    #[test]
+    fn a_lock_held_too_long_costs_a_call_not_the_pull() {
+        let dir = Dir::new("stuck");
+        let cache = Cache::open(&dir.0).unwrap();
+        let key = key("AKIAEXAMPLE1");
+        let held = cache.lock_file(&key).unwrap();
+        held.lock().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let now = at(Duration::ZERO);
+        let answer = runtime.block_on(cache.through(
+            &key,
+            || now,
+            Duration::from_millis(100),
+            &Progress::default(),
+            || async { Ok::<_, String>(Fresh(token("direct"), Some(now + 12 * HOUR))) },
+        ));
+        assert_eq!(password(&answer.unwrap()), "direct");
+        drop(held);
     }
 
     #[test]

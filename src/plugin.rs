@@ -117,9 +117,13 @@ pub async fn answer(
                 credential_source: &session.credential_source,
             });
             let fetch = || fetch_token(&session, &request.image, progress);
-            match cache.through(&key, &now, progress, fetch).await? {
+            let lock_wait = settings.attempt_timeout;
+            match cache
+                .through(&key, &now, lock_wait, progress, fetch)
+                .await?
+            {
                 cache::Answer::Hit(cached) => {
-                    debug!(expires_at = %rfc3339(cached.expires_at), "token cache hit");
+                    info!(expires_at = %rfc3339(cached.expires_at), "token cache: hit");
                     (cached.token, Some(cached.expires_at))
                 }
                 cache::Answer::Fetched(data) => (data.token, data.expires_at),
