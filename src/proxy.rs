@@ -1,8 +1,8 @@
 //! Which requests go through an HTTP proxy, and the connector that sends them there.
 //!
 //! The rules are Go's (golang.org/x/net/http/httpproxy, what upstream and the Go SDK use):
-//! `HTTPS_PROXY` for https, `HTTP_PROXY` for http (upper case first, then lower; `ALL_PROXY`
-//! as the last resort, as the Rust SDK also honours it), and `NO_PROXY` entries of every form
+//! `HTTPS_PROXY` for https, `HTTP_PROXY` for http (upper case first, then lower; `ALL_PROXY` is
+//! not read, as Go does not read it), and `NO_PROXY` entries of every form
 //! Go accepts: `*`, a host (which also matches its subdomains), `.domain` or `*.domain`
 //! (subdomains only), `host:port`, an IP, `[IPv6]:port`, a CIDR. Unlike Go, a loopback host is
 //! proxied unless `NO_PROXY` names it, as curl does.
@@ -34,8 +34,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use crate::http::Trust;
 
 /// Variables that name a proxy, in the order they are read, per scheme.
-const HTTPS_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
-const HTTP_VARS: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+const HTTPS_VARS: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
+const HTTP_VARS: [&str; 2] = ["HTTP_PROXY", "http_proxy"];
 const NO_PROXY_VARS: [&str; 2] = ["NO_PROXY", "no_proxy"];
 /// Where the SDK finds instance metadata and container credentials when told.
 const CREDENTIAL_ENDPOINT_VARS: [&str; 2] = [
@@ -862,7 +862,7 @@ mod tests {
     }
 
     #[test]
-    fn each_scheme_has_its_variable_upper_case_first_then_all_proxy() {
+    fn each_scheme_has_its_variable_upper_case_first() {
         let route = |vars: &[(&str, &str)], uri: &str| {
             proxies(vars)
                 .route(&uri.parse().unwrap())
@@ -883,8 +883,9 @@ mod tests {
             Some(("HTTP_PROXY", "http://a:1".into()))
         );
         assert_eq!(
-            route(&[("ALL_PROXY", "http://c:3")], https),
-            Some(("ALL_PROXY", "http://c:3".into()))
+            // Go reads no ALL_PROXY: a SOCKS proxy set there for other tools is no error here.
+            route(&[("ALL_PROXY", "socks5://c:3")], https),
+            None
         );
         assert_eq!(route(&[("HTTPS_PROXY", "")], https), None);
         // A path is ignored, as Go ignores it.
