@@ -1,25 +1,30 @@
 //! argv → command → run → exit code. The only place that decides the exit code; `output` is
-//! the only place that prints.
+//! the only place that prints. Every end is clean: a deadline, a signal (SIGTERM, SIGINT,
+//! SIGHUP; Ctrl-C elsewhere) or a panic ends the run with exit 1 and one line on stderr.
 
-use std::io::Read;
+use std::future::Future;
+use std::io::{IsTerminal, Read};
+use std::pin::pin;
 use std::process::ExitCode;
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use crate::cache::Cache;
 use crate::cli::{self, Command};
 use crate::deadline::Progress;
-use crate::error::Error;
+use crate::error::{Error, WAITING_FOR_STDIN};
 use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
 use crate::{aws, check, http, output, plugin, proxy, trace};
 
 /// The whole program: what `main` returns.
 pub fn main() -> ExitCode {
+    install_panic_hook();
     let cli = match cli::parse(std::env::args_os().skip(1), |key| std::env::var(key).ok()) {
         Ok(cli) => cli,
         Err(error) => return fail(&error),
     };
     let printed = match &cli.command {
-        Command::Help => Some(cli::HELP.to_owned()),
+        Command::Help(topic) => Some(cli::help(*topic)),
         Command::Version => Some(format!(
             "{} version v{}",
             output::PROGRAM,
@@ -33,9 +38,14 @@ pub fn main() -> ExitCode {
             Err(error) => fail(&Error::WriteStdout(error)),
         };
     }
+    // The kubelet wants one line from a failed run: warnings wait for the outcome. A trace
+    // is many lines by request, so there they go out as they come.
+    if cli.trace.is_none() {
+        output::hold_warnings();
+    }
     trace::init(cli.trace);
-    for arg in &cli.ignored_args {
-        tracing::warn!("ignoring the argument {arg:?}, as upstream's command does");
+    for warning in &cli.warnings {
+        output::warning(warning);
     }
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -52,8 +62,14 @@ pub fn main() -> ExitCode {
         output::stdout(&outcome.stdout).map_err(Error::WriteStdout)?;
         Ok(outcome.success)
     }) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(success) => {
+            output::release_warnings();
+            if success {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Err(error) => fail(&error),
     };
     // Dropping the runtime waits for its blocking tasks (a DNS lookup that hangs, say); the
@@ -65,6 +81,36 @@ pub fn main() -> ExitCode {
 fn fail(error: &Error) -> ExitCode {
     output::error(error);
     ExitCode::from(error.exit_code())
+}
+
+/// A panic is a bug, but the kubelet still gets what every failure gives it: one line and
+/// exit 1. The release profile aborts on panic, so the hook must end the process itself.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str));
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+        output::fatal(
+            &panic_message(payload, location.as_deref()),
+            Some("this is a bug in ecr-credential-provider: please report this line"),
+        );
+        std::process::exit(1);
+    }));
+}
+
+fn panic_message(payload: Option<&str>, location: Option<&str>) -> String {
+    let mut message = format!(
+        "internal error: {}",
+        cli::bounded(payload.unwrap_or("a panic"))
+    );
+    if let Some(location) = location {
+        message.push_str(" at ");
+        message.push_str(location);
+    }
+    message
 }
 
 /// What a run prints on stdout, and whether it answers the question it was asked with yes.
@@ -84,12 +130,56 @@ impl Outcome {
 
 async fn run_with_deadline(cli: &cli::Cli) -> Result<Outcome, Error> {
     let progress = Progress::default();
-    match tokio::time::timeout(cli.timeout, run(cli, &progress)).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::Timeout {
-            after: cli.timeout,
-            waiting_for: progress.describe(),
-        }),
+    let mut work = pin!(tokio::time::timeout(cli.timeout, run(cli, &progress)));
+    let mut signal = pin!(signal());
+    std::future::poll_fn(|context| {
+        if let Poll::Ready(signal) = signal.as_mut().poll(context) {
+            return Poll::Ready(Err(Error::Interrupted {
+                signal,
+                waiting_for: progress.describe(),
+            }));
+        }
+        work.as_mut().poll(context).map(|result| {
+            result.unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    after: cli.timeout,
+                    waiting_for: progress.describe(),
+                })
+            })
+        })
+    })
+    .await
+}
+
+/// The first of SIGTERM (the kubelet giving up), SIGINT and SIGHUP; never, if none can be
+/// watched. Registered when first polled, at the start of the run.
+#[cfg(unix)]
+async fn signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut watched: Vec<_> = [
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::hangup(), "SIGHUP"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, name)| signal(kind).ok().map(|stream| (stream, name)))
+    .collect();
+    std::future::poll_fn(|context| {
+        for (stream, name) in &mut watched {
+            if stream.poll_recv(context).is_ready() {
+                return Poll::Ready(*name);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+#[cfg(not(unix))]
+async fn signal() -> &'static str {
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => "Ctrl-C",
+        Err(_) => std::future::pending().await,
     }
 }
 
@@ -109,7 +199,13 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
     let role_arn_env = std::env::var(plugin::ROLE_ARN_ENV).ok();
     match &cli.command {
         Command::Provide => {
-            progress.step("the request on stdin");
+            progress.step(WAITING_FOR_STDIN);
+            if std::io::stdin().is_terminal() {
+                // Nobody types JSON by accident: say at once what this is waiting for.
+                output::notice(
+                    "stdin is a terminal: waiting for a CredentialProviderRequest (JSON, ended by Ctrl-D), as the kubelet writes it; to ask for an image by hand, run `ecr-credential-provider get IMAGE`",
+                );
+            }
             let request = request::parse(&read_stdin().await?)?;
             let cache = open_cache(cli);
             let answer = plugin::answer(
@@ -168,7 +264,9 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
                 success: report.pullable,
             })
         }
-        Command::Help | Command::Version => unreachable!("answered before the runtime starts"),
+        Command::Help(_) | Command::Version => {
+            unreachable!("answered before the runtime starts")
+        }
     }
 }
 

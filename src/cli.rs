@@ -1,55 +1,184 @@
 //! Command line and environment → what to run and how. Accepts every command line existing
-//! configs pass to upstream (`--version`/`-v`, `get-credentials` from kOps) with the same
-//! meaning; anything unknown is an error, never silently ignored.
+//! configs pass to upstream (`--version`/`-v`, `get-credentials` from kOps, klog's `--v=N`)
+//! with the same meaning; anything unknown is an error, never silently ignored.
+//!
+//! Each subcommand is one [`Spec`] in [`COMMANDS`]: its usage, flags, example and exit codes,
+//! from which `--help`, the man page and the README's command-line section are all made.
+//! Adding a subcommand is one entry there, one [`Command`] variant and one arm in `app`.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::cache::CACHE_DIR_ENV;
 use crate::deadline::{DEFAULT_TIMEOUT, TIMEOUT_ENV};
 use crate::duration;
 use crate::error::Error;
+use crate::output::PROGRAM;
 
 pub const TRACE_ENV: &str = "ECR_CREDENTIAL_PROVIDER_TRACE";
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The kubelet kills a provider after this, whatever the provider's own deadline.
+pub const KUBELET_LIMIT: Duration = Duration::from_secs(60);
 
-pub const HELP: &str = "\
-ecr-credential-provider: kubelet image credential provider for Amazon ECR and ECR Public
+/// What a flag takes after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Takes {
+    /// Nothing: present means on. `--json=false` is an error, not "on".
+    Nothing,
+    /// A value, as `--flag=VALUE` or `--flag VALUE`; never the next flag.
+    Value(&'static str),
+    /// An optional value, only as `--flag=VALUE`.
+    Optional(&'static str),
+}
 
-Usage:
-  ecr-credential-provider [FLAGS]                    read a CredentialProviderRequest on stdin (the kubelet's way)
-  ecr-credential-provider get-credentials [FLAGS]    the same (kOps passes this argument)
-  ecr-credential-provider get IMAGE [--show-password] build the request for IMAGE and print the response
-  ecr-credential-provider check IMAGE [--json] [--registry-endpoint URL]
-                                                     can this identity pull IMAGE? each step, why it fails, the fix
+#[derive(Debug, Clone, Copy)]
+pub struct Flag {
+    pub long: &'static str,
+    pub short: Option<char>,
+    pub takes: Takes,
+    pub help: &'static str,
+}
 
-Flags:
-  -h, --help             print this help
-  -v, --version          print the version
-      --trace[=FORMAT]   trace to stderr, secrets redacted; FORMAT is text (default) or json
-      --v=N              klog verbosity: 1-3 trace at info level, 4 and more at debug level
-      --timeout=DURATION give up after DURATION (Go syntax: 30s, 1m; default 30s)
-      --cache-dir=DIR    share tokens between execs through files in DIR (one token call per
-                         registry and identity for the whole node; off by default)
+const fn flag(long: &'static str, takes: Takes, help: &'static str) -> Flag {
+    Flag {
+        long,
+        short: None,
+        takes,
+        help,
+    }
+}
 
-Environment:
-  ECR_CREDENTIAL_PROVIDER_TRACE    1, text or json: as --trace; 0 or empty: off
-  ECR_CREDENTIAL_PROVIDER_TIMEOUT  as --timeout
-  ECR_CREDENTIAL_PROVIDER_CACHE_DIR as --cache-dir
-  AWS_ECR_ROLE_ARN                 role to assume with a service-account token (KEP-4412)
-  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_ECR, ... the AWS SDK's own settings
-";
+/// Flags every command accepts.
+pub const GLOBAL_FLAGS: &[Flag] = &[
+    Flag {
+        short: Some('h'),
+        ..flag("help", Takes::Nothing, "print help")
+    },
+    Flag {
+        short: Some('v'),
+        ..flag("version", Takes::Nothing, "print the version")
+    },
+    flag(
+        "trace",
+        Takes::Optional("FORMAT"),
+        "trace to stderr, no secrets; FORMAT: text, json",
+    ),
+    flag(
+        "v",
+        Takes::Value("N"),
+        "klog verbosity (also -v=N): 1-3 info, 4+ debug",
+    ),
+    flag(
+        "timeout",
+        Takes::Value("DURATION"),
+        "give up after DURATION (Go syntax; default 30s)",
+    ),
+];
+
+/// One subcommand: everything its `--help` says, and how its arguments become a [`Command`].
+pub struct Spec {
+    /// The word that selects it; the kubelet's path is selected by no word at all.
+    pub name: &'static str,
+    /// What follows the program's name, e.g. `get IMAGE [--show-password]`.
+    pub usage: &'static str,
+    /// One line for the overview.
+    pub summary: &'static str,
+    /// Required positional arguments, by name.
+    pub args: &'static [&'static str],
+    pub flags: &'static [Flag],
+    pub about: &'static str,
+    pub example: &'static str,
+    pub exit_codes: &'static str,
+    build: fn(&Matches) -> Command,
+}
+
+const EXIT_CODES: &str = "  0  the response is on stdout
+  1  failure: one line on stderr says what and the fix; stdout stays empty
+  2  wrong command line";
+
+const REQUEST_EXAMPLE: &str = r#"  echo '{"kind":"CredentialProviderRequest",
+    "apiVersion":"credentialprovider.kubelet.k8s.io/v1",
+    "image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/app"}' |
+    ecr-credential-provider"#;
+
+pub const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "get-credentials",
+        usage: "[get-credentials] [FLAGS] < REQUEST",
+        summary: "answer the kubelet's request",
+        args: &[],
+        flags: &[],
+        about: "\
+Reads one CredentialProviderRequest (JSON) on stdin, as the kubelet writes it,
+and writes one CredentialProviderResponse on stdout. The word get-credentials is
+optional (kOps passes it); other positional arguments are ignored with a
+warning, as upstream ignores them.",
+        example: REQUEST_EXAMPLE,
+        exit_codes: EXIT_CODES,
+        build: |_| Command::Provide,
+    },
+    Spec {
+        name: "get",
+        usage: "get IMAGE [--show-password]",
+        summary: "print the response for IMAGE",
+        args: &["IMAGE"],
+        flags: &[flag(
+            "show-password",
+            Takes::Nothing,
+            "print the password, not ** redacted **",
+        )],
+        about: "\
+Builds the request for IMAGE (a repository, with or without a tag or digest),
+gets a token as the kubelet's exec would, and prints the response.",
+        example: "  ecr-credential-provider get 123456789012.dkr.ecr.us-west-2.amazonaws.com/app",
+        exit_codes: EXIT_CODES,
+        build: |m| Command::Get {
+            image: m.arg(0),
+            show_password: m.flag("show-password"),
+        },
+    },
+    Spec {
+        name: "check",
+        usage: "check IMAGE [--json] [--registry-endpoint URL]",
+        summary: "can this identity pull IMAGE?",
+        args: &["IMAGE"],
+        flags: &[
+            flag(
+                "json",
+                Takes::Nothing,
+                "the report as one JSON object, for scripts",
+            ),
+            flag(
+                "registry-endpoint",
+                Takes::Value("URL"),
+                "probe the registry at URL, not the image's host",
+            ),
+        ],
+        about: "\
+Tries each step a pull of IMAGE takes, with the credentials the kubelet's exec
+would use: who they are (STS GetCallerIdentity), the token, BatchGetImage, a
+layer's download URL, then the manifest and a layer from the registry. For each
+failure it says the cause and the fix (the policy to attach; across accounts,
+the repository policy). Run it on the node, with the provider config's env.",
+        example: "  ecr-credential-provider check \\\n    123456789012.dkr.ecr.us-west-2.amazonaws.com/app:v1",
+        exit_codes: "  0  every step passed: this identity can pull IMAGE
+  1  a step failed (the report on stdout says which, why, and the fix),
+     or the check could not run (one line on stderr)
+  2  wrong command line",
+        build: |m| Command::Check {
+            image: m.arg(0),
+            json: m.flag("json"),
+            registry_endpoint: m.value("registry-endpoint"),
+        },
+    },
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// The kubelet's exec protocol: request on stdin, response on stdout.
     Provide,
     /// Build the request for `image` and print the response, password redacted unless asked.
-    Get {
-        image: String,
-        show_password: bool,
-    },
+    Get { image: String, show_password: bool },
     /// Try each step a pull of `image` takes and report which fails, why, and the fix.
     Check {
         image: String,
@@ -57,7 +186,8 @@ pub enum Command {
         registry_endpoint: Option<String>,
     },
     Version,
-    Help,
+    /// Help for one command, or the overview.
+    Help(Option<&'static str>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +208,120 @@ pub struct Cli {
     /// `None`: only warnings reach stderr.
     pub trace: Option<(TraceFormat, TraceLevel)>,
     pub timeout: Duration,
-    /// Positional arguments the kubelet path does not use. Upstream's command accepts and
-    /// ignores any, so configs may carry some; we warn instead of failing.
-    pub ignored_args: Vec<String>,
-    /// The shared token cache's directory, when it is on.
-    pub cache_dir: Option<PathBuf>,
+    /// Said on stderr before the run: settings that cannot be honoured as written, and
+    /// positional arguments upstream ignores. A debug setting never fails a pull.
+    pub warnings: Vec<String>,
+}
+
+/// The flags and positional arguments of one command line, before they mean anything.
+#[derive(Debug, Default)]
+pub struct Matches {
+    flags: Vec<(&'static str, Option<String>)>,
+    positional: Vec<String>,
+}
+
+impl Matches {
+    fn flag(&self, long: &str) -> bool {
+        self.flags.iter().any(|(name, _)| *name == long)
+    }
+
+    /// The last value given, as with most command-line tools.
+    fn value(&self, long: &str) -> Option<String> {
+        self.flags
+            .iter()
+            .rev()
+            .find(|(name, _)| *name == long)
+            .and_then(|(_, value)| value.clone())
+    }
+
+    fn arg(&self, index: usize) -> String {
+        self.positional.get(index).cloned().unwrap_or_default()
+    }
+}
+
+fn usage(message: impl Into<String>) -> Error {
+    Error::Usage(message.into())
+}
+
+fn find_flag(long: &str) -> Option<&'static Flag> {
+    GLOBAL_FLAGS
+        .iter()
+        .chain(COMMANDS.iter().flat_map(|spec| spec.flags))
+        .find(|flag| flag.long == long)
+}
+
+fn spec(name: &str) -> Option<&'static Spec> {
+    COMMANDS.iter().find(|spec| spec.name == name)
+}
+
+fn text(value: OsString, what: &str) -> Result<String, Error> {
+    value
+        .into_string()
+        .map_err(|value| usage(format!("{what} {:?} is not UTF-8", value.display())))
+}
+
+/// Step one: split the command line into flags and positional arguments, checking only
+/// each flag's shape (known, takes a value or not).
+fn lex(args: impl IntoIterator<Item = OsString>) -> Result<Matches, Error> {
+    use lexopt::Arg::{Long, Short, Value};
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut matches = Matches::default();
+    loop {
+        let arg = parser
+            .next()
+            .map_err(|error| usage(format!("{error}")))?;
+        let Some(arg) = arg else { break };
+        let (flag, shown) = match arg {
+            Value(value) => {
+                matches.positional.push(text(value, "argument")?);
+                continue;
+            }
+            // Upstream's `-v` is --version; klog's `-v=N` is the verbosity.
+            Short('v') => match parser.optional_value() {
+                Some(level) => {
+                    matches.flags.push(("v", Some(text(level, "-v")?)));
+                    continue;
+                }
+                None => (find_flag("version"), "-v".to_owned()),
+            },
+            Short('h') => (find_flag("help"), "-h".to_owned()),
+            Short(other) => return Err(usage(format!("unknown flag -{other}"))),
+            Long(long) => (find_flag(long), format!("--{long}")),
+        };
+        let flag = flag.ok_or_else(|| usage(format!("unknown flag {shown}")))?;
+        let value = match flag.takes {
+            Takes::Nothing => {
+                if let Some(value) = parser.optional_value() {
+                    return Err(usage(format!(
+                        "{shown} takes no value (given {:?}): it is on when present, off when absent",
+                        value.display()
+                    )));
+                }
+                None
+            }
+            Takes::Optional(_) => parser
+                .optional_value()
+                .map(|value| text(value, &shown))
+                .transpose()?,
+            Takes::Value(name) => Some(required_value(&mut parser, &shown, name)?),
+        };
+        matches.flags.push((flag.long, value));
+    }
+    Ok(matches)
+}
+
+/// `--flag=VALUE` or `--flag VALUE`, but never `--flag --other`: a forgotten value must not
+/// turn the next flag into one.
+fn required_value(parser: &mut lexopt::Parser, shown: &str, name: &str) -> Result<String, Error> {
+    if let Some(value) = parser.optional_value() {
+        return text(value, shown);
+    }
+    let missing = || usage(format!("{shown} needs a value: {shown}={name}"));
+    let next = parser
+        .raw_args()
+        .map_err(|error| usage(format!("{error}")))?
+        .next_if(|next| !next.to_string_lossy().starts_with('-') || next == "-");
+    text(next.ok_or_else(missing)?, shown)
 }
 
 /// Parses `args` (without the program name); `env` reads our own environment variables.
@@ -90,113 +329,160 @@ pub fn parse(
     args: impl IntoIterator<Item = OsString>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Cli, Error> {
-    let usage = |message: String| Error::Usage(message);
-    let mut args = args
-        .into_iter()
-        .map(|arg| {
-            arg.into_string()
-                .map_err(|arg| usage(format!("argument {} is not UTF-8", arg.display())))
-        })
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter();
+    let matches = lex(args)?;
+    let mut warnings = Vec::new();
 
-    let mut positional = Vec::new();
-    let mut trace_flag: Option<TraceFormat> = None;
-    let mut verbosity: u8 = 0;
-    let mut timeout_flag: Option<String> = None;
-    let mut show_password = false;
-    let mut json = false;
-    let mut registry_endpoint: Option<String> = None;
-    let mut cache_dir: Option<String> = None;
-    let mut wants = (false, false); // (help, version)
-
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => {
-                (name.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = |flag: &str| -> Result<String, Error> {
-            match inline.clone() {
-                Some(value) => Ok(value),
-                None => args
-                    .next()
-                    .ok_or_else(|| usage(format!("flag {flag} needs a value"))),
-            }
-        };
-        match name.as_str() {
-            "-h" | "--help" => wants.0 = true,
-            "-v" | "--version" => wants.1 = true,
-            // klog's single-dash form; a bare `-v` stays upstream's version shorthand.
-            flag if flag.starts_with("-v=") => {
-                let text = &flag[3..];
-                verbosity = parse_verbosity(text)?;
-            }
-            "--trace" => {
-                trace_flag = Some(match inline.as_deref() {
-                    None | Some("text") => TraceFormat::Text,
-                    Some("json") => TraceFormat::Json,
-                    Some(other) => {
-                        return Err(usage(format!(
-                            "--trace={other}: the format must be text or json"
-                        )));
-                    }
-                });
-            }
-            "--v" => verbosity = parse_verbosity(&value("--v")?)?,
-            "--timeout" => timeout_flag = Some(value("--timeout")?),
-            "--show-password" => show_password = true,
-            "--json" => json = true,
-            "--registry-endpoint" => registry_endpoint = Some(value("--registry-endpoint")?),
-            "--cache-dir" => cache_dir = Some(value("--cache-dir")?),
-            "--" => positional.extend(args.by_ref()),
-            flag if flag.starts_with('-') && flag.len() > 1 => {
-                return Err(usage(format!("unknown flag {flag}")));
-            }
-            _ => positional.push(arg),
+    let mut positional = matches.positional.iter();
+    let first = positional.next().map(String::as_str);
+    let (spec, rest): (&Spec, Vec<String>) = match first.and_then(spec) {
+        Some(spec) => (spec, positional.cloned().collect()),
+        None if matches!(first, Some("help")) => {
+            let topic = positional.next().map(|name| {
+                spec(name)
+                    .map(|spec| spec.name)
+                    .ok_or_else(|| usage(format!("no command {name:?}: {}", command_names())))
+            });
+            return Ok(help_cli(Command::Help(topic.transpose()?)));
+        }
+        None if matches!(first, Some("version")) => return Ok(help_cli(Command::Version)),
+        // Upstream's command takes any positional argument and ignores it.
+        None => (
+            &COMMANDS[0],
+            matches.positional.iter().cloned().collect(),
+        ),
+    };
+    if matches.flag("help") {
+        let topic = first.is_some().then_some(spec.name);
+        return Ok(help_cli(Command::Help(topic)));
+    }
+    if matches.flag("version") {
+        return Ok(help_cli(Command::Version));
+    }
+    for (name, _) in &matches.flags {
+        if !GLOBAL_FLAGS.iter().any(|f| f.long == *name)
+            && !spec.flags.iter().any(|f| f.long == *name)
+        {
+            let owner = COMMANDS
+                .iter()
+                .find(|s| s.flags.iter().any(|f| f.long == *name))
+                .map_or("", |s| s.name);
+            return Err(usage(format!("--{name} goes with {owner} only")));
         }
     }
+    if spec.args.is_empty() {
+        for arg in &rest {
+            warnings.push(format!(
+                "ignoring the argument {:?}, as upstream's command does",
+                bounded(arg)
+            ));
+        }
+    } else {
+        if rest.len() < spec.args.len() {
+            return Err(usage(format!(
+                "{} needs {}, such as: {}",
+                spec.name,
+                spec.args.join(" "),
+                spec.example.trim()
+            )));
+        }
+        if let Some(extra) = rest.get(spec.args.len()) {
+            return Err(usage(format!("unexpected argument {:?}", bounded(extra))));
+        }
+    }
+    let command = (spec.build)(&Matches {
+        flags: matches.flags.clone(),
+        positional: rest,
+    });
 
-    let timeout = match timeout_flag.or_else(|| env(TIMEOUT_ENV).filter(|v| !v.is_empty())) {
-        None => DEFAULT_TIMEOUT,
-        Some(text) => duration::parse(&text)
-            .filter(|d| !d.is_zero() && *d <= MAX_TIMEOUT)
-            .ok_or_else(|| {
-                usage(format!(
-                    "timeout {text:?} must be a duration between 1ms and 1h, such as 30s or 1m"
-                ))
-            })?,
+    let timeout = timeout(&matches, &env, &mut warnings)?;
+    let verbosity = match matches.value("v") {
+        Some(text) => parse_verbosity(&text)?,
+        None => 0,
     };
-    let trace = trace_setting(trace_flag, verbosity, env(TRACE_ENV).as_deref())?;
-
-    let (command, ignored_args) = command(
-        positional,
-        wants,
-        Extras {
-            show_password,
-            json,
-            registry_endpoint,
-        },
-    )?;
-    let cache_dir = cache_dir
-        .or_else(|| env(CACHE_DIR_ENV))
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from);
+    let trace_flag = match matches.value("trace").as_deref() {
+        None if !matches.flag("trace") => None,
+        None | Some("text") => Some(TraceFormat::Text),
+        Some("json") => Some(TraceFormat::Json),
+        Some(other) => {
+            return Err(usage(format!(
+                "--trace={:?}: the format is text or json",
+                bounded(other)
+            )));
+        }
+    };
+    let trace = trace_setting(trace_flag, verbosity, env(TRACE_ENV).as_deref(), &mut warnings);
     Ok(Cli {
         command,
         trace,
         timeout,
-        ignored_args,
-        cache_dir,
+        warnings,
     })
 }
 
-/// Flags that belong to one command only.
-struct Extras {
-    show_password: bool,
-    json: bool,
-    registry_endpoint: Option<String>,
+fn help_cli(command: Command) -> Cli {
+    Cli {
+        command,
+        trace: None,
+        timeout: DEFAULT_TIMEOUT,
+        warnings: Vec::new(),
+    }
+}
+
+fn command_names() -> String {
+    let names: Vec<&str> = COMMANDS.iter().map(|spec| spec.name).collect();
+    format!("the commands are {}", names.join(", "))
+}
+
+/// A value from the user, shortened for a message: messages stay one bounded line.
+pub fn bounded(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// The flag wins over the environment. Errors name where the value came from.
+fn timeout(
+    matches: &Matches,
+    env: &impl Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Duration, Error> {
+    let (text, origin) = match matches.value("timeout") {
+        Some(text) => (text, "--timeout".to_owned()),
+        None => match env(TIMEOUT_ENV).filter(|v| !v.is_empty()) {
+            Some(text) => (text, TIMEOUT_ENV.to_owned()),
+            None => return Ok(DEFAULT_TIMEOUT),
+        },
+    };
+    let shown = format!("{origin}={:?}", bounded(&text));
+    let timeout = match duration::parse(&text) {
+        None if text.trim().parse::<f64>().is_ok() && text.trim() != "0" => {
+            return Err(usage(format!(
+                "{shown}: a duration needs a unit, as in Go: {}s, {}m",
+                text.trim(),
+                text.trim()
+            )));
+        }
+        None => {
+            return Err(usage(format!(
+                "{shown} is not a Go duration such as 30s, 1m or 1m30s"
+            )));
+        }
+        Some(d) if d.is_zero() => {
+            return Err(usage(format!("{shown}: the timeout must be more than 0")));
+        }
+        Some(d) if d > MAX_TIMEOUT => {
+            return Err(usage(format!("{shown}: the timeout must be at most 1h")));
+        }
+        Some(d) => d,
+    };
+    if timeout > KUBELET_LIMIT {
+        warnings.push(format!(
+            "{shown} is longer than the kubelet waits: it kills a provider after 1m0s, whatever this says"
+        ));
+    }
+    Ok(timeout)
 }
 
 fn parse_verbosity(text: &str) -> Result<u8, Error> {
@@ -204,97 +490,210 @@ fn parse_verbosity(text: &str) -> Result<u8, Error> {
         .ok()
         .filter(|level| *level <= 10)
         .ok_or_else(|| {
-            Error::Usage(format!(
-                "--v={text}: the verbosity must be a number from 0 to 10"
+            usage(format!(
+                "--v={:?}: the verbosity is a number from 0 to 10",
+                bounded(text)
             ))
         })
 }
 
-fn command(
-    positional: Vec<String>,
-    (help, version): (bool, bool),
-    extras: Extras,
-) -> Result<(Command, Vec<String>), Error> {
-    let Extras {
-        show_password,
-        json,
-        registry_endpoint,
-    } = extras;
-    let usage = |message: String| Error::Usage(message);
-    let mut positional = positional.into_iter();
-    let mut ignored = Vec::new();
-    let command = match ((help, version), positional.next().as_deref()) {
-        ((true, _), _) | (_, Some("help")) => Command::Help,
-        ((_, true), _) | (_, Some("version")) => Command::Version,
-        (_, None | Some("get-credentials")) => {
-            ignored.extend(positional.by_ref());
-            Command::Provide
-        }
-        (_, Some("get")) => {
-            let image = positional.next().ok_or_else(|| {
-                usage(
-                    "get needs an image, such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/app"
-                        .into(),
-                )
-            })?;
-            Command::Get {
-                image,
-                show_password,
-            }
-        }
-        (_, Some("check")) => {
-            let image = positional.next().ok_or_else(|| {
-                usage("check needs an image, such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1".into())
-            })?;
-            Command::Check {
-                image,
-                json,
-                registry_endpoint: registry_endpoint.clone(),
-            }
-        }
-        (_, Some(other)) => {
-            ignored.push(other.to_owned());
-            ignored.extend(positional.by_ref());
-            Command::Provide
-        }
-    };
-    if let Some(extra) = positional.next() {
-        return Err(usage(format!("unexpected argument {extra:?}")));
-    }
-    if show_password && !matches!(command, Command::Get { .. }) {
-        return Err(usage("--show-password only goes with get".into()));
-    }
-    let is_check = matches!(command, Command::Check { .. });
-    if (json || registry_endpoint.is_some()) && !is_check {
-        return Err(usage(
-            "--json and --registry-endpoint only go with check".into(),
-        ));
-    }
-    Ok((command, ignored))
-}
-
-/// The flag wins over the environment; `--v` raises the level of either.
+/// The flag wins over the environment; `--v` raises the level of either. An unknown value
+/// of the variable is a warning, never a failed pull: it is a debug setting.
 fn trace_setting(
     flag: Option<TraceFormat>,
     verbosity: u8,
     env: Option<&str>,
-) -> Result<Option<(TraceFormat, TraceLevel)>, Error> {
+    warnings: &mut Vec<String>,
+) -> Option<(TraceFormat, TraceLevel)> {
     let from_env = match env.map(str::trim) {
         None | Some("" | "0" | "false") => None,
         Some("1" | "true" | "text") => Some(TraceFormat::Text),
         Some("json") => Some(TraceFormat::Json),
         Some(other) => {
-            return Err(Error::Usage(format!(
-                "{TRACE_ENV}={other:?}: use 1, text, json, or 0 to turn tracing off"
-            )));
+            warnings.push(format!(
+                "{TRACE_ENV}={:?} is not a trace setting (1, text, json, or 0 for off): not tracing",
+                bounded(other)
+            ));
+            None
         }
     };
-    Ok(match (flag.or(from_env), verbosity) {
+    match (flag.or(from_env), verbosity) {
         (Some(format), _) => Some((format, TraceLevel::Debug)),
         (None, 0) => None,
         (None, 1..=3) => Some((TraceFormat::Text, TraceLevel::Info)),
         (None, _) => Some((TraceFormat::Text, TraceLevel::Debug)),
-    })
+    }
+}
+
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (TRACE_ENV, "1, text or json: as --trace; 0: off"),
+    (TIMEOUT_ENV, "as --timeout"),
+    (
+        "AWS_ECR_ROLE_ARN",
+        "role to assume with a service-account token",
+    ),
+    (
+        "AWS_REGION, AWS_PROFILE, ...",
+        "the AWS SDK's own, as AWS_ENDPOINT_URL_ECR",
+    ),
+];
+
+fn flag_column(flag: &Flag) -> String {
+    let short = flag
+        .short
+        .map_or_else(|| "    ".to_owned(), |c| format!("-{c}, "));
+    let value = match flag.takes {
+        Takes::Nothing => String::new(),
+        Takes::Value(name) => format!("={name}"),
+        Takes::Optional(name) => format!("[={name}]"),
+    };
+    format!("{short}--{}{value}", flag.long)
+}
+
+/// Global flags and a command's own are aligned to one column, so the help reads as a table.
+fn write_flags(out: &mut String, flags: &[Flag]) {
+    let width = GLOBAL_FLAGS
+        .iter()
+        .chain(COMMANDS.iter().flat_map(|spec| spec.flags))
+        .map(|flag| flag_column(flag).len() + 2)
+        .max()
+        .unwrap_or_default();
+    for flag in flags {
+        let _ = writeln!(out, "  {:<width$}{}", flag_column(flag), flag.help);
+    }
+}
+
+/// `--help`: the overview, or one command's usage, flags, example and exit codes.
+pub fn help(topic: Option<&str>) -> String {
+    let mut out = String::new();
+    match topic.and_then(spec) {
+        None => {
+            let _ = writeln!(
+                out,
+                "{PROGRAM}: kubelet credentials for Amazon ECR and ECR Public\n\nUsage:"
+            );
+            for spec in COMMANDS {
+                let _ = writeln!(out, "  {PROGRAM} {:<19}{}", short_usage(spec), spec.summary);
+            }
+            let _ = writeln!(
+                out,
+                "  {PROGRAM} {:<19}{}",
+                "COMMAND --help", "its flags, example, exit codes"
+            );
+            out.push_str("\nFlags (every command):\n");
+            write_flags(&mut out, GLOBAL_FLAGS);
+            out.push_str("\nEnvironment:\n");
+            for (name, meaning) in ENVIRONMENT {
+                let _ = writeln!(out, "  {name:<33}{meaning}");
+            }
+            let _ = write!(
+                out,
+                "\nExit codes:\n{EXIT_CODES}\n\nExample:\n{}\n",
+                COMMANDS[1].example
+            );
+        }
+        Some(spec) => {
+            let _ = write!(
+                out,
+                "{PROGRAM} {}: {}\n\nUsage: {PROGRAM} {}\n\n{}\n",
+                spec.name, spec.summary, spec.usage, spec.about
+            );
+            if !spec.flags.is_empty() {
+                out.push_str("\nFlags:\n");
+                write_flags(&mut out, spec.flags);
+            }
+            out.push_str("\nFlags of every command:\n");
+            write_flags(&mut out, GLOBAL_FLAGS);
+            let _ = write!(
+                out,
+                "\nExample:\n{}\n\nExit codes:\n{}\n",
+                spec.example, spec.exit_codes
+            );
+        }
+    }
+    out
+}
+
+fn short_usage(spec: &Spec) -> String {
+    if spec.args.is_empty() {
+        "[FLAGS] < REQUEST".to_owned()
+    } else {
+        format!("{} {}", spec.name, spec.args.join(" "))
+    }
+}
+
+/// The man page, from the same text as `--help`.
+pub fn man_page() -> String {
+    let escape = |text: &str| {
+        text.replace('\\', "\\e")
+            .replace('-', "\\-")
+            .lines()
+            .map(|line| {
+                if line.starts_with(['.', '\'']) {
+                    format!("\\&{line}")
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut out = format!(
+        ".TH ECR\\-CREDENTIAL\\-PROVIDER 1 \"\" \"{PROGRAM} {}\" \"User Commands\"\n\
+         .SH NAME\n{PROGRAM} \\- kubelet image credential provider for Amazon ECR and ECR Public\n\
+         .SH SYNOPSIS\n.nf\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for spec in COMMANDS {
+        let _ = writeln!(out, "\\fB{PROGRAM}\\fR {}", escape(spec.usage));
+    }
+    out.push_str(".fi\n.SH DESCRIPTION\n");
+    for spec in COMMANDS {
+        let _ = write!(
+            out,
+            ".SS {}\n{}\n.PP\nExample:\n.nf\n{}\n.fi\n",
+            escape(spec.name),
+            escape(spec.about),
+            escape(spec.example)
+        );
+        if !spec.flags.is_empty() {
+            out.push_str(".PP\nFlags:\n");
+            for flag in spec.flags {
+                let _ = write!(
+                    out,
+                    ".TP\n\\fB{}\\fR\n{}\n",
+                    escape(flag_column(flag).trim()),
+                    escape(flag.help)
+                );
+            }
+        }
+        if spec.exit_codes != EXIT_CODES {
+            let _ = write!(
+                out,
+                ".PP\nExit codes:\n.nf\n{}\n.fi\n",
+                escape(spec.exit_codes)
+            );
+        }
+    }
+    out.push_str(".SH OPTIONS\n");
+    for flag in GLOBAL_FLAGS {
+        let _ = write!(
+            out,
+            ".TP\n\\fB{}\\fR\n{}\n",
+            escape(flag_column(flag).trim()),
+            escape(flag.help)
+        );
+    }
+    out.push_str(".SH ENVIRONMENT\n");
+    for (name, meaning) in ENVIRONMENT {
+        let _ = write!(out, ".TP\n\\fB{}\\fR\n{}\n", escape(name), escape(meaning));
+    }
+    let _ = write!(
+        out,
+        ".SH EXIT STATUS\n.nf\n{}\n.fi\n.SH SEE ALSO\nThe kubelet's \\fB\\-\\-image\\-credential\\-provider\\-config\\fR and \\fB\\-\\-image\\-credential\\-provider\\-bin\\-dir\\fR.\n",
+        escape(EXIT_CODES)
+    );
+    out
 }
 
 #[cfg(test)]
@@ -330,7 +729,15 @@ mod tests {
         check(&["get-credentials"], &Command::Provide);
         check(&["--version"], &Command::Version);
         check(&["-v"], &Command::Version);
-        check(&["-h"], &Command::Help);
+        check(&["version"], &Command::Version);
+        check(&["-h"], &Command::Help(None));
+        check(&["--help"], &Command::Help(None));
+        check(&["help"], &Command::Help(None));
+        check(&["help", "check"], &Command::Help(Some("check")));
+        check(&["get", "--help"], &Command::Help(Some("get")));
+        check(&["check", "-h"], &Command::Help(Some("check")));
+        check(&["get-credentials", "--v=4"], &Command::Provide);
+        check(&["get-credentials", "--v", "4"], &Command::Provide);
         let check_args = [
             "check",
             "public.ecr.aws/x",
@@ -346,33 +753,36 @@ mod tests {
                 registry_endpoint: Some("http://127.0.0.1:5000".into()),
             },
         );
-        check(&["--help"], &Command::Help);
-        check(&["get-credentials", "--v=4"], &Command::Provide);
-        check(
-            &["get", "public.ecr.aws/x", "--show-password"],
-            &Command::Get {
-                image: "public.ecr.aws/x".into(),
-                show_password: true,
-            },
-        );
+        for args in [
+            &["get", "public.ecr.aws/x", "--show-password"][..],
+            &["--show-password", "get", "public.ecr.aws/x"],
+            &["--show-password", "get", "--", "public.ecr.aws/x"],
+        ] {
+            check(
+                args,
+                &Command::Get {
+                    image: "public.ecr.aws/x".into(),
+                    show_password: true,
+                },
+            );
+        }
     }
 
     #[test]
     fn positional_arguments_upstream_ignores_are_ignored_with_a_warning() {
         let cli = parse_args(&["get-credentials", "extra"], &[]).unwrap();
+        assert_eq!(cli.command, Command::Provide);
         assert_eq!(
-            (cli.command, cli.ignored_args),
-            (Command::Provide, vec!["extra".to_owned()])
+            cli.warnings,
+            ["ignoring the argument \"extra\", as upstream's command does"]
         );
         let cli = parse_args(&["frob"], &[]).unwrap();
-        assert_eq!(
-            (cli.command, cli.ignored_args),
-            (Command::Provide, vec!["frob".to_owned()])
-        );
+        assert_eq!(cli.command, Command::Provide);
+        assert_eq!(cli.warnings.len(), 1);
         assert!(
             parse_args(&["get-credentials"], &[])
                 .unwrap()
-                .ignored_args
+                .warnings
                 .is_empty()
         );
         assert_eq!(
@@ -386,35 +796,53 @@ mod tests {
         check_usage_error(&["--frobnicate"], &[], "unknown flag --frobnicate");
         check_usage_error(&["-x"], &[], "unknown flag -x");
         check_usage_error(&["-v=loud"], &[], "verbosity");
-        check_usage_error(&["get"], &[], "get needs an image");
-        check_usage_error(&["get", "a", "b"], &[], "unexpected argument");
+        check_usage_error(&["get"], &[], "get needs IMAGE, such as");
+        check_usage_error(&["get", "a", "b"], &[], "unexpected argument \"b\"");
         check_usage_error(&["--v=x"], &[], "verbosity");
-        check_usage_error(&["--v"], &[], "needs a value");
+        check_usage_error(&["--v"], &[], "--v needs a value");
         check_usage_error(&["--trace=xml"], &[], "text or json");
-        check_usage_error(&["--timeout=0s"], &[], "timeout");
-        check_usage_error(&["--timeout=2h"], &[], "timeout");
-        check_usage_error(&["--timeout=soon"], &[], "timeout");
-        check_usage_error(&[], &[(TIMEOUT_ENV, "-1s")], "timeout");
-        check_usage_error(&[], &[(TRACE_ENV, "yes please")], TRACE_ENV);
-        check_usage_error(&["--show-password"], &[], "only goes with get");
-        check_usage_error(&["get", "x", "--json"], &[], "only go with check");
-        check_usage_error(&["check"], &[], "check needs an image");
+        check_usage_error(&["--show-password"], &[], "goes with get only");
+        check_usage_error(&["get", "x", "--json"], &[], "--json goes with check only");
+        check_usage_error(&["check"], &[], "check needs IMAGE");
+        check_usage_error(&["help", "frob"], &[], "no command \"frob\"");
     }
 
+    /// Issue 9: booleans take no value, and a missing value never swallows the next flag.
     #[test]
-    fn cache_dir_from_flag_then_env_off_by_default() {
-        let dir = |args: &[&str], env: &[(&str, &str)]| parse_args(args, env).unwrap().cache_dir;
-        assert_eq!(dir(&[], &[]), None);
-        assert_eq!(dir(&[], &[(CACHE_DIR_ENV, "")]), None);
-        assert_eq!(
-            dir(&[], &[(CACHE_DIR_ENV, "/run/ecr")]),
-            Some(PathBuf::from("/run/ecr"))
+    fn flags_take_exactly_what_they_say() {
+        check_usage_error(&["check", "x", "--json=false"], &[], "--json takes no value");
+        check_usage_error(
+            &["get", "x", "--show-password=false"],
+            &[],
+            "--show-password takes no value",
         );
-        assert_eq!(
-            dir(&["--cache-dir=/a"], &[(CACHE_DIR_ENV, "/b")]),
-            Some(PathBuf::from("/a"))
+        check_usage_error(&["--timeout", "--json"], &[], "--timeout needs a value");
+        check_usage_error(&["--timeout"], &[], "--timeout needs a value: --timeout=DURATION");
+        check_usage_error(
+            &["check", "x", "--registry-endpoint", "--json"],
+            &[],
+            "--registry-endpoint needs a value",
         );
-        check_usage_error(&["--cache-dir"], &[], "needs a value");
+        check_usage_error(&["--help=yes"], &[], "--help takes no value");
+    }
+
+    /// Go's time.ParseDuration: a unit is required except for "0"; "0" is no timeout.
+    #[test]
+    fn timeouts_are_go_durations_named_by_where_they_came_from() {
+        let table: &[(&[&str], &[(&str, &str)], &str)] = &[
+            (&["--timeout=2"], &[], "--timeout=\"2\": a duration needs a unit, as in Go: 2s"),
+            (&["--timeout", "2.5"], &[], "needs a unit"),
+            (&["--timeout=0"], &[], "--timeout=\"0\": the timeout must be more than 0"),
+            (&["--timeout=0s"], &[], "more than 0"),
+            (&["--timeout=2h"], &[], "at most 1h"),
+            (&["--timeout=soon"], &[], "--timeout=\"soon\" is not a Go duration"),
+            (&[], &[(TIMEOUT_ENV, "zzz")], "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"zzz\" is not a Go duration"),
+            (&[], &[(TIMEOUT_ENV, "5")], "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"5\": a duration needs a unit"),
+            (&[], &[(TIMEOUT_ENV, "-1s")], TIMEOUT_ENV),
+        ];
+        for (args, env, needle) in table {
+            check_usage_error(args, env, needle);
+        }
     }
 
     #[test]
@@ -426,6 +854,14 @@ mod tests {
         );
         let cli = parse_args(&["--timeout", "1m"], &[(TIMEOUT_ENV, "5s")]).unwrap();
         assert_eq!(cli.timeout, Duration::from_secs(60));
+        assert!(cli.warnings.is_empty(), "{:?}", cli.warnings);
+        let cli = parse_args(&["--timeout=90s"], &[]).unwrap();
+        assert_eq!(cli.timeout, Duration::from_secs(90));
+        assert!(
+            cli.warnings[0].contains("kills a provider after 1m0s"),
+            "{:?}",
+            cli.warnings
+        );
     }
 
     #[test]
@@ -458,5 +894,34 @@ mod tests {
             trace(&["--v", "6"], &[]),
             Some((TraceFormat::Text, TraceLevel::Debug))
         );
+    }
+
+    /// Issue 9: a typo in a debug setting never fails a pull.
+    #[test]
+    fn an_unknown_trace_value_is_a_warning_and_no_trace() {
+        let cli = parse_args(&[], &[(TRACE_ENV, "yes")]).unwrap();
+        assert_eq!(cli.trace, None);
+        assert_eq!(
+            cli.warnings,
+            ["ECR_CREDENTIAL_PROVIDER_TRACE=\"yes\" is not a trace setting (1, text, json, or 0 for off): not tracing"]
+        );
+    }
+
+    /// Every help fits a screen of 80 columns and 30 lines, and names every flag it accepts.
+    #[test]
+    fn every_help_fits_a_screen_and_lists_its_flags() {
+        let topics = std::iter::once(None).chain(COMMANDS.iter().map(|s| Some(s.name)));
+        for topic in topics {
+            let text = help(topic);
+            assert!(text.lines().count() <= 30, "{topic:?}:\n{text}");
+            for line in text.lines() {
+                assert!(line.chars().count() <= 80, "{topic:?}: {line}");
+            }
+            assert!(text.contains("Example:") && text.contains("Exit codes:"), "{text}");
+            let flags = topic.and_then(spec).map_or(&[][..], |s| s.flags);
+            for flag in GLOBAL_FLAGS.iter().chain(flags) {
+                assert!(text.contains(&format!("--{}", flag.long)), "{topic:?}: {flag:?}");
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::aws::{AwsError, CallerIdentity, Failure};
-use crate::error::Error;
+use crate::error::{Error, WAITING_FOR_STDIN};
 use crate::request::RequestError;
 
 pub const PULL_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
@@ -12,6 +12,9 @@ const NOT_ECR: &str =
     "the endpoint answered, but not like ECR: check AWS_ENDPOINT_URL* and any proxy in between";
 const UNTRUSTED: &str = "the endpoint's TLS certificate is not trusted: behind a TLS-inspecting proxy, point AWS_CA_BUNDLE at the proxy's CA certificate";
 pub const NETWORK: &str = "check the node's route to the endpoint: security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr (and the S3 gateway for layers), and HTTPS_PROXY/NO_PROXY";
+/// No answer in time: a route that drops packets, or a server that is not ECR.
+const NO_ANSWER: &str = "nothing answered in time: if nothing accepts the connection, check the node's route to the endpoint (security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr, HTTPS_PROXY/NO_PROXY); a server that accepts but answers slowly or without end is not ECR: check AWS_ENDPOINT_URL* and any proxy in between";
+const STDIN_OPEN: &str = "the kubelet writes one request and closes stdin; whatever runs this provider must do the same (by hand, `ecr-credential-provider get IMAGE` builds the request)";
 
 /// The fix for `error`, when there is something more useful to say than the error itself.
 pub fn hint(error: &Error) -> Option<String> {
@@ -20,8 +23,8 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::ReadStdin(_) | Error::Request(RequestError::Empty) => {
             "to try it by hand, `ecr-credential-provider get IMAGE` builds the request for you".into()
         }
-        Error::Request(_) => "see examples/request.json for a well-formed request".into(),
-        Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) | Error::Startup(_) => {
+        Error::Request(_) => r#"the kubelet writes {"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"HOST/REPOSITORY"}; by hand, `ecr-credential-provider get IMAGE` builds it"#.into(),
+        Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) | Error::Startup(_) | Error::Interrupted { .. } => {
             return None;
         }
         Error::Aws(aws) => return aws_hint(aws),
@@ -33,8 +36,9 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::Token { .. } => {
             NOT_ECR.into()
         }
+        Error::Timeout { waiting_for, .. } if waiting_for == WAITING_FOR_STDIN => STDIN_OPEN.into(),
         Error::Timeout { .. } => format!(
-            "{NETWORK}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
+            "{NO_ANSWER}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
         ),
     };
     Some(text)
@@ -92,14 +96,27 @@ pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
                 "AWS is throttling this call: too many nodes or pulls ask at once; --cache-dir shares one token per registry among the node's execs (a longer defaultCacheDuration does not help: the kubelet already caches the token for 6h)".into()
             }
             _ if *status >= 500 => "AWS had a server error; the kubelet will retry on the next pull".into(),
+            // ECR answers errors with 4xx and a code; a success or a redirect it could not
+            // read came from something else.
+            "UnknownError" if *status < 400 => NOT_ECR.into(),
             _ => return None,
         },
         Failure::Unreachable { cause, .. } if cause.contains("certificate") => UNTRUSTED.into(),
-        Failure::Timeout { .. } | Failure::Unreachable { .. } => NETWORK.into(),
+        Failure::Unreachable { cause, .. } if spoke_http_badly(cause) => NOT_ECR.into(),
+        Failure::Timeout { .. } => NO_ANSWER.into(),
+        Failure::Unreachable { .. } => NETWORK.into(),
         Failure::Proxy { hint, .. } => hint.clone(),
-        Failure::BadResponse { .. } | Failure::Other { .. } => return None,
+        Failure::BadResponse { .. } => NOT_ECR.into(),
+        Failure::Other { .. } => return None,
     };
     Some(text)
+}
+
+/// A connection was made, but what came back was not a well-formed HTTP answer.
+fn spoke_http_badly(cause: &str) -> bool {
+    ["message head is too large", "invalid HTTP", "parse", "too large"]
+        .iter()
+        .any(|needle| cause.contains(needle))
 }
 
 pub fn is_access_denied(code: &str) -> bool {

@@ -39,12 +39,10 @@ fn decimal(value: u128, per: u128) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
-/// Parses Go's duration syntax (`30s`, `1m30s`, `1.5h`, `250ms`); a bare number is seconds.
-/// Negative durations are refused: nothing here can wait less than nothing.
+/// Parses Go's duration syntax (`30s`, `1m30s`, `1.5h`, `250ms`) as `time.ParseDuration`
+/// does: every number needs a unit, except a lone `0`. Negative durations are refused:
+/// nothing here can wait less than nothing.
 pub fn parse(text: &str) -> Option<Duration> {
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
     if text == "0" {
         return Some(Duration::ZERO);
     }
@@ -118,7 +116,9 @@ mod tests {
     fn parses_go_durations() {
         let table = [
             ("30s", Some(Duration::from_secs(30))),
-            ("30", Some(Duration::from_secs(30))),
+            ("30", None),
+            (".5s", Some(Duration::from_millis(500))),
+            ("5.s", Some(Duration::from_secs(5))),
             ("0", Some(Duration::ZERO)),
             ("1m30s", Some(Duration::from_secs(90))),
             ("1.5h", Some(Duration::from_secs(5400))),
@@ -128,7 +128,7 @@ mod tests {
             ("", None),
             ("s", None),
             ("-5s", None),
-            ("5", Some(Duration::from_secs(5))),
+            ("5", None),
             ("5x", None),
             ("1e3s", None),
             ("..s", None),

@@ -49,9 +49,18 @@ pub enum Error {
         after: Duration,
         waiting_for: String,
     },
+    /// A signal ended the run: the kubelet (or a person) gave up on it.
+    #[error("stopped by {signal} while waiting for {waiting_for}")]
+    Interrupted {
+        signal: &'static str,
+        waiting_for: String,
+    },
     #[error("could not write the response to stdout: {0}")]
     WriteStdout(io::Error),
 }
+
+/// What the run waits for while it reads stdin; the deadline's hint depends on it.
+pub const WAITING_FOR_STDIN: &str = "the request on stdin";
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
