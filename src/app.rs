@@ -92,7 +92,9 @@ fn install_panic_hook() {
             .downcast_ref::<&str>()
             .copied()
             .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str));
-        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()));
         output::fatal(
             &panic_message(payload, location.as_deref()),
             Some("this is a bug in ecr-credential-provider: please report this line"),

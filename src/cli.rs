@@ -178,7 +178,10 @@ pub enum Command {
     /// The kubelet's exec protocol: request on stdin, response on stdout.
     Provide,
     /// Build the request for `image` and print the response, password redacted unless asked.
-    Get { image: String, show_password: bool },
+    Get {
+        image: String,
+        show_password: bool,
+    },
     /// Try each step a pull of `image` takes and report which fails, why, and the fix.
     Check {
         image: String,
@@ -267,9 +270,7 @@ fn lex(args: impl IntoIterator<Item = OsString>) -> Result<Matches, Error> {
     let mut parser = lexopt::Parser::from_args(args);
     let mut matches = Matches::default();
     loop {
-        let arg = parser
-            .next()
-            .map_err(|error| usage(format!("{error}")))?;
+        let arg = parser.next().map_err(|error| usage(format!("{error}")))?;
         let Some(arg) = arg else { break };
         let (flag, shown) = match arg {
             Value(value) => {
@@ -346,10 +347,7 @@ pub fn parse(
         }
         None if matches!(first, Some("version")) => return Ok(help_cli(Command::Version)),
         // Upstream's command takes any positional argument and ignores it.
-        None => (
-            &COMMANDS[0],
-            matches.positional.iter().cloned().collect(),
-        ),
+        None => (&COMMANDS[0], matches.positional.iter().cloned().collect()),
     };
     if matches.flag("help") {
         let topic = first.is_some().then_some(spec.name);
@@ -410,7 +408,12 @@ pub fn parse(
             )));
         }
     };
-    let trace = trace_setting(trace_flag, verbosity, env(TRACE_ENV).as_deref(), &mut warnings);
+    let trace = trace_setting(
+        trace_flag,
+        verbosity,
+        env(TRACE_ENV).as_deref(),
+        &mut warnings,
+    );
     Ok(Cli {
         command,
         trace,
@@ -810,14 +813,22 @@ mod tests {
     /// Issue 9: booleans take no value, and a missing value never swallows the next flag.
     #[test]
     fn flags_take_exactly_what_they_say() {
-        check_usage_error(&["check", "x", "--json=false"], &[], "--json takes no value");
+        check_usage_error(
+            &["check", "x", "--json=false"],
+            &[],
+            "--json takes no value",
+        );
         check_usage_error(
             &["get", "x", "--show-password=false"],
             &[],
             "--show-password takes no value",
         );
         check_usage_error(&["--timeout", "--json"], &[], "--timeout needs a value");
-        check_usage_error(&["--timeout"], &[], "--timeout needs a value: --timeout=DURATION");
+        check_usage_error(
+            &["--timeout"],
+            &[],
+            "--timeout needs a value: --timeout=DURATION",
+        );
         check_usage_error(
             &["check", "x", "--registry-endpoint", "--json"],
             &[],
@@ -830,14 +841,34 @@ mod tests {
     #[test]
     fn timeouts_are_go_durations_named_by_where_they_came_from() {
         let table: &[(&[&str], &[(&str, &str)], &str)] = &[
-            (&["--timeout=2"], &[], "--timeout=\"2\": a duration needs a unit, as in Go: 2s"),
+            (
+                &["--timeout=2"],
+                &[],
+                "--timeout=\"2\": a duration needs a unit, as in Go: 2s",
+            ),
             (&["--timeout", "2.5"], &[], "needs a unit"),
-            (&["--timeout=0"], &[], "--timeout=\"0\": the timeout must be more than 0"),
+            (
+                &["--timeout=0"],
+                &[],
+                "--timeout=\"0\": the timeout must be more than 0",
+            ),
             (&["--timeout=0s"], &[], "more than 0"),
             (&["--timeout=2h"], &[], "at most 1h"),
-            (&["--timeout=soon"], &[], "--timeout=\"soon\" is not a Go duration"),
-            (&[], &[(TIMEOUT_ENV, "zzz")], "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"zzz\" is not a Go duration"),
-            (&[], &[(TIMEOUT_ENV, "5")], "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"5\": a duration needs a unit"),
+            (
+                &["--timeout=soon"],
+                &[],
+                "--timeout=\"soon\" is not a Go duration",
+            ),
+            (
+                &[],
+                &[(TIMEOUT_ENV, "zzz")],
+                "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"zzz\" is not a Go duration",
+            ),
+            (
+                &[],
+                &[(TIMEOUT_ENV, "5")],
+                "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"5\": a duration needs a unit",
+            ),
             (&[], &[(TIMEOUT_ENV, "-1s")], TIMEOUT_ENV),
         ];
         for (args, env, needle) in table {
@@ -903,7 +934,9 @@ mod tests {
         assert_eq!(cli.trace, None);
         assert_eq!(
             cli.warnings,
-            ["ECR_CREDENTIAL_PROVIDER_TRACE=\"yes\" is not a trace setting (1, text, json, or 0 for off): not tracing"]
+            [
+                "ECR_CREDENTIAL_PROVIDER_TRACE=\"yes\" is not a trace setting (1, text, json, or 0 for off): not tracing"
+            ]
         );
     }
 
@@ -917,10 +950,16 @@ mod tests {
             for line in text.lines() {
                 assert!(line.chars().count() <= 80, "{topic:?}: {line}");
             }
-            assert!(text.contains("Example:") && text.contains("Exit codes:"), "{text}");
+            assert!(
+                text.contains("Example:") && text.contains("Exit codes:"),
+                "{text}"
+            );
             let flags = topic.and_then(spec).map_or(&[][..], |s| s.flags);
             for flag in GLOBAL_FLAGS.iter().chain(flags) {
-                assert!(text.contains(&format!("--{}", flag.long)), "{topic:?}: {flag:?}");
+                assert!(
+                    text.contains(&format!("--{}", flag.long)),
+                    "{topic:?}: {flag:?}"
+                );
             }
         }
     }

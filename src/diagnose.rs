@@ -114,9 +114,14 @@ pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
 
 /// A connection was made, but what came back was not a well-formed HTTP answer.
 fn spoke_http_badly(cause: &str) -> bool {
-    ["message head is too large", "invalid HTTP", "parse", "too large"]
-        .iter()
-        .any(|needle| cause.contains(needle))
+    [
+        "message head is too large",
+        "invalid HTTP",
+        "parse",
+        "too large",
+    ]
+    .iter()
+    .any(|needle| cause.contains(needle))
 }
 
 pub fn is_access_denied(code: &str) -> bool {

@@ -43,7 +43,9 @@ pub fn hold_warnings() {
 }
 
 fn take_held() -> Vec<String> {
-    let mut held = HELD.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut held = HELD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     std::mem::take(&mut *held)
 }
 
@@ -98,7 +100,10 @@ pub fn error_line(what: &str, hint: Option<&str>) -> String {
 
 /// One line on stderr: what failed and, when there is one, what to do about it.
 pub fn error(error: &Error) {
-    stderr(&error_line(&error.to_string(), diagnose::hint(error).as_deref()));
+    stderr(&error_line(
+        &error.to_string(),
+        diagnose::hint(error).as_deref(),
+    ));
 }
 
 /// The line for a failure that is not an [`Error`] (a panic, a signal).

@@ -90,7 +90,7 @@ pub async fn answer(
             host = %registry.host,
             kind = "unrecognized",
             fallback = true,
-            "{} is not an ECR host; asking private ECR in the default AWS region, as upstream does",
+            "{:?} is not an ECR host; asking private ECR in the default AWS region, as upstream does",
             registry.host
         ),
     }

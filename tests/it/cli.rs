@@ -20,7 +20,7 @@ fn version_help_and_unknown_flags() {
     }
     let output = exec().arg("--help").run();
     assert_eq!(output.code, Some(0));
-    assert!(output.stdout.contains("get-credentials") && output.stdout.contains("--timeout"));
+    assert!(output.stdout.contains("COMMAND --help") && output.stdout.contains("--timeout"));
     for args in [
         &["--frobnicate"][..],
         &["-x"],
@@ -33,10 +33,11 @@ fn version_help_and_unknown_flags() {
         }
         let output = run.stdin("").run();
         assert_eq!(output.code, Some(2), "{args:?}: {output:?}");
+        let line = output.error_line();
         assert!(
-            output
-                .error_line()
-                .contains("hint: run `ecr-credential-provider --help`")
+            line.starts_with("ecr-credential-provider: error: ")
+                && line.contains("; hint: run `ecr-credential-provider --help`"),
+            "{line}"
         );
     }
 }
@@ -108,8 +109,177 @@ fn positional_arguments_are_ignored_with_a_warning_as_upstream_does() {
         .run();
     output.json();
     assert!(
-        output.stderr.contains("ignoring the argument \"extra\""),
+        output.stderr.contains(
+            "ecr-credential-provider: warning: ignoring the argument \"extra\", as upstream's command does"
+        ),
         "{}",
         output.stderr
     );
+}
+
+/// Every `--help` as the binary prints it. A change shows up here for review.
+#[test]
+fn help_texts() {
+    for (name, args) in [
+        ("help", &["--help"][..]),
+        ("help_get_credentials", &["get-credentials", "--help"]),
+        ("help_get", &["get", "--help"]),
+        ("help_check", &["help", "check"]),
+    ] {
+        let mut run = exec();
+        for arg in args {
+            run = run.arg(*arg);
+        }
+        let output = run.run();
+        assert_eq!(output.code, Some(0), "{output:?}");
+        assert!(output.stderr.is_empty(), "{output:?}");
+        insta::assert_snapshot!(name, output.stdout);
+    }
+}
+
+/// The man page is made from the help's text; the shipped copy must be the current one.
+/// After changing a help text: `UPDATE_MAN=1 cargo test --test it man_page`.
+#[test]
+fn man_page_matches_the_help() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/doc/ecr-credential-provider.1");
+    let current = ecr_credential_provider::cli::man_page();
+    if std::env::var_os("UPDATE_MAN").is_some() {
+        std::fs::write(path, &current).unwrap();
+    }
+    let shipped = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        shipped == current,
+        "doc/ecr-credential-provider.1 is stale: run `UPDATE_MAN=1 cargo test --test it man_page`"
+    );
+}
+
+/// The README's command-line section quotes `--help` whole.
+#[test]
+fn readme_quotes_the_help() {
+    let readme = include_str!("../../README.md");
+    let help = ecr_credential_provider::cli::help(None);
+    assert!(
+        readme.contains(&format!(
+            "```text\n$ ecr-credential-provider --help\n{help}```"
+        )),
+        "README.md's command-line section differs from --help:\n{help}"
+    );
+}
+
+/// Go's time.ParseDuration rules, and errors that name where the value came from.
+#[test]
+fn timeouts_are_go_durations_and_errors_name_their_source() {
+    let cases: [(&[&str], Option<&str>, &str); 4] = [
+        (
+            &["--timeout=2"],
+            None,
+            "--timeout=\"2\": a duration needs a unit, as in Go: 2s",
+        ),
+        (&["--timeout=0"], None, "the timeout must be more than 0"),
+        (
+            &[],
+            Some("zzz"),
+            "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"zzz\" is not a Go duration",
+        ),
+        (&["--timeout", "--v=2"], None, "--timeout needs a value"),
+    ];
+    for (args, env, needle) in cases {
+        let mut run = exec().stdin("");
+        for arg in args {
+            run = run.arg(*arg);
+        }
+        if let Some(value) = env {
+            run = run.env("ECR_CREDENTIAL_PROVIDER_TIMEOUT", value);
+        }
+        let output = run.run();
+        assert_eq!(output.code, Some(2), "{args:?}: {output:?}");
+        assert!(output.error_line().contains(needle), "{args:?}: {output:?}");
+        assert_eq!(output.stderr.lines().count(), 1, "{output:?}");
+    }
+}
+
+/// Issue 9: booleans take no value; `--json=false` is not "on".
+#[test]
+fn boolean_flags_refuse_a_value() {
+    for args in [
+        &["check", "public.ecr.aws/x", "--json=false"][..],
+        &["get", "public.ecr.aws/x", "--show-password=false"],
+    ] {
+        let mut run = exec().stdin("");
+        for arg in args {
+            run = run.arg(*arg);
+        }
+        let output = run.run();
+        assert_eq!(output.code, Some(2), "{output:?}");
+        assert!(output.error_line().contains("takes no value"), "{output:?}");
+    }
+}
+
+/// Issue 9: debug settings never break a pull.
+#[test]
+fn a_bad_trace_setting_or_a_long_timeout_warns_and_the_pull_goes_on() {
+    let server = FakeAws::start(|_| ecr_token("pw", Duration::from_secs(3600)));
+    let image = "123456789012.dkr.ecr.us-west-2.amazonaws.com/app";
+    let output = exec()
+        .keys()
+        .endpoint(&server.url)
+        .env("ECR_CREDENTIAL_PROVIDER_TRACE", "yes")
+        .arg("--timeout=90s")
+        .stdin(request(V1, image))
+        .run();
+    output.json();
+    assert_eq!(
+        output.stderr,
+        "ecr-credential-provider: warning: --timeout=\"90s\" is longer than the kubelet waits: it kills a provider after 1m0s, whatever this says\n\
+         ecr-credential-provider: warning: ECR_CREDENTIAL_PROVIDER_TRACE=\"yes\" is not a trace setting (1, text, json, or 0 for off): not tracing\n"
+    );
+}
+
+/// A person who runs the bare binary on a terminal is told at once what it waits for; if
+/// the deadline passes on stdin, the hint is about stdin, not the network. `script` gives
+/// the provider a pseudo-terminal for stdin.
+#[test]
+fn a_terminal_on_stdin_is_told_what_the_provider_waits_for() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let home = crate::support::TempDir::new();
+    let command = format!("{} --timeout=3s", crate::support::BIN);
+    let mut child = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .env_clear()
+        .env("HOME", &home.0)
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux's script (Debian's bsdutils) must be installed");
+    let started = Instant::now();
+    let stdin = child.stdin.take();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The terminal ends lines with \r\n.
+    let first = lines.next().unwrap().unwrap().trim_end().to_owned();
+    let first_after = started.elapsed();
+    let rest: Vec<String> = lines
+        .map_while(Result::ok)
+        .map(|line| line.trim_end().to_owned())
+        .collect();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(
+        first.starts_with("ecr-credential-provider: warning: stdin is a terminal: waiting for a CredentialProviderRequest")
+            && first.contains("`ecr-credential-provider get IMAGE`"),
+        "{first:?} {rest:?}"
+    );
+    assert!(first_after < Duration::from_secs(2), "{first_after:?}");
+    let last = rest.last().map(String::as_str).unwrap_or_default();
+    assert!(
+        last.starts_with("ecr-credential-provider: error: gave up after 3s waiting for the request on stdin; hint: the kubelet writes one request and closes stdin"),
+        "{rest:?}"
+    );
+    assert!(!last.contains("VPC"), "{last}");
+    assert_eq!(status.code(), Some(1));
 }

@@ -157,7 +157,7 @@ fn other_hosts_use_the_default_region_with_a_warning() {
     assert!(
         output
             .stderr
-            .contains("registry.example.com:5000 is not an ECR host"),
+            .contains("warning: \"registry.example.com:5000\" is not an ECR host"),
         "{}",
         output.stderr
     );
