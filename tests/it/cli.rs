@@ -166,6 +166,22 @@ fn readme_quotes_the_help() {
     );
 }
 
+/// The README's inline config lists every host form the example config does.
+#[test]
+fn readme_config_lists_every_match_image() {
+    let readme = include_str!("../../README.md");
+    let example = include_str!("../../examples/credential-provider-config.yaml");
+    let patterns: Vec<&str> = example
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("- \""))
+        .collect();
+    assert_eq!(patterns.len(), 13, "{patterns:?}");
+    for pattern in patterns {
+        assert!(readme.contains(&format!("      {pattern}\n")), "{pattern}");
+    }
+}
+
 /// Go's time.ParseDuration rules, and errors that name where the value came from.
 #[test]
 fn timeouts_are_go_durations_and_errors_name_their_source() {
