@@ -347,7 +347,7 @@ pub fn parse(
         }
         None if matches!(first, Some("version")) => return Ok(help_cli(Command::Version)),
         // Upstream's command takes any positional argument and ignores it.
-        None => (&COMMANDS[0], matches.positional.iter().cloned().collect()),
+        None => (&COMMANDS[0], matches.positional.clone()),
     };
     if matches.flag("help") {
         let topic = first.is_some().then_some(spec.name);
@@ -580,8 +580,8 @@ pub fn help(topic: Option<&str>) -> String {
             }
             let _ = writeln!(
                 out,
-                "  {PROGRAM} {:<19}{}",
-                "COMMAND --help", "its flags, example, exit codes"
+                "  {PROGRAM} {:<19}its flags, example, exit codes",
+                "COMMAND --help"
             );
             out.push_str("\nFlags (every command):\n");
             write_flags(&mut out, GLOBAL_FLAGS);
@@ -840,7 +840,8 @@ mod tests {
     /// Go's time.ParseDuration: a unit is required except for "0"; "0" is no timeout.
     #[test]
     fn timeouts_are_go_durations_named_by_where_they_came_from() {
-        let table: &[(&[&str], &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+        let table: &[Case] = &[
             (
                 &["--timeout=2"],
                 &[],
