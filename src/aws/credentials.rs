@@ -19,12 +19,35 @@ pub struct WebIdentity {
     pub token: Secret,
 }
 
+/// A misspelt AWS_PROFILE is an error, as in Go's SDK. Rust's chain would otherwise move on
+/// to instance metadata and pull with the node's role, saying nothing (issue 14).
+async fn missing_profile() -> Result<(), AwsError> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let Some(profile) = std::env::var("AWS_PROFILE")
+        .ok()
+        .filter(|p| !p.is_empty() && p != "default")
+    else {
+        return Ok(());
+    };
+    // The default files: AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, or ~/.aws. An
+    // unreadable or malformed file is the SDK's to report; only a clean miss is ours.
+    match aws_config::profile::load(&Fs::real(), &Env::real(), &Default::default(), None).await {
+        Ok(set) if set.get_profile(&profile).is_none() => Err(AwsError::Credentials {
+            detail: format!(
+                "profile {profile:?} (AWS_PROFILE) is in none of the AWS config files (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, or ~/.aws/config and ~/.aws/credentials)"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The SDK's default chain, as configured in `sdk`.
 pub(super) async fn default_chain(
     sdk: &SdkConfig,
     progress: &Progress,
 ) -> Result<Credentials, AwsError> {
     progress.step("resolving AWS credentials (environment, profile, web identity, container, instance metadata)");
+    missing_profile().await?;
     let provider = sdk
         .credentials_provider()
         .ok_or_else(|| AwsError::Credentials {

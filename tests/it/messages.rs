@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use crate::support::fake::{FakeAws, Reply, b64};
+use crate::support::fake::{FakeAws, Reply, b64, imds};
 use crate::support::{V1, exec, request};
 
 const IMAGE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com/app";
@@ -198,4 +198,26 @@ fn a_deadline_spent_on_stdin_gets_its_own_hint() {
         "{line}"
     );
     assert!(!line.contains(VPC), "{line}");
+}
+
+/// With instance metadata answering, a misspelt profile must still be named: the chain stops
+/// at the profile instead of falling through to the node's role.
+#[test]
+fn a_misspelt_profile_is_named_whatever_instance_metadata_does() {
+    let metadata = FakeAws::start(|seen| imds(seen, "ASIAEXAMPLE", "imds-secret-EXAMPLE", "s"));
+    for metadata_disabled in ["true", "false"] {
+        let output = exec()
+            .env("AWS_EC2_METADATA_DISABLED", metadata_disabled)
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &metadata.url)
+            .env("AWS_PROFILE", "nodee")
+            .endpoint("http://127.0.0.1:9")
+            .secret("imds-secret-EXAMPLE")
+            .stdin(request(V1, IMAGE))
+            .run();
+        let line = output.error_line();
+        assert!(
+            line.contains("profile \"nodee\" (AWS_PROFILE) is in none of the AWS config files"),
+            "{output:?}"
+        );
+    }
 }
