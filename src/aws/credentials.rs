@@ -21,6 +21,10 @@ pub struct WebIdentity {
 
 /// A misspelt AWS_PROFILE is an error, as in Go's SDK. Rust's chain would otherwise move on
 /// to instance metadata and pull with the node's role, saying nothing (issue 14).
+#[allow(
+    clippy::default_trait_access,
+    reason = "the files type is named only by a deprecated alias here"
+)]
 async fn missing_profile() -> Result<(), AwsError> {
     use aws_types::os_shim_internal::{Env, Fs};
     let Some(profile) = std::env::var("AWS_PROFILE")
