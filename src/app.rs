@@ -146,6 +146,7 @@ async fn run_with_deadline(cli: &cli::Cli) -> Result<Outcome, Error> {
                 Err(Error::Timeout {
                     after: cli.timeout,
                     waiting_for: progress.describe(),
+                    answer_started: progress.answer_started(),
                 })
             })
         })
@@ -304,5 +305,21 @@ async fn read_stdin() -> Result<Vec<u8>, Error> {
         Err(_) => Err(Error::ReadStdin(std::io::Error::other(
             "the reader thread stopped",
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_one_bounded_line_naming_where() {
+        assert_eq!(
+            panic_message(Some("index out of bounds"), Some("src/image.rs:12")),
+            "internal error: index out of bounds at src/image.rs:12"
+        );
+        assert_eq!(panic_message(None, None), "internal error: a panic");
+        let long = panic_message(Some(&"x".repeat(500)), None);
+        assert!(long.chars().count() < 120, "{long}");
     }
 }

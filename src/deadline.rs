@@ -17,6 +17,8 @@ struct State {
     step: String,
     endpoint: Option<String>,
     attempt: u32,
+    /// The attempt in progress has its answer's head: the endpoint speaks HTTP.
+    answering: bool,
 }
 
 impl Progress {
@@ -33,6 +35,17 @@ impl Progress {
         let mut state = self.lock();
         state.endpoint = Some(endpoint);
         state.attempt += 1;
+        state.answering = false;
+    }
+
+    /// Called by the AWS client when an attempt's answer begins to arrive.
+    pub fn answering(&self) {
+        self.lock().answering = true;
+    }
+
+    /// Whether the attempt in progress has begun to answer (its head arrived).
+    pub fn answer_started(&self) -> bool {
+        self.lock().answering
     }
 
     /// The endpoint of the call in progress, once the first attempt has been sent.

@@ -14,6 +14,8 @@ const UNTRUSTED: &str = "the endpoint's TLS certificate is not trusted: behind a
 pub const NETWORK: &str = "check the node's route to the endpoint: security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr (and the S3 gateway for layers), and HTTPS_PROXY/NO_PROXY";
 /// No answer in time: a route that drops packets, or a server that is not ECR.
 const NO_ANSWER: &str = "nothing answered in time: if nothing accepts the connection, check the node's route to the endpoint (security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr, HTTPS_PROXY/NO_PROXY); a server that accepts but answers slowly or without end is not ECR: check AWS_ENDPOINT_URL* and any proxy in between";
+/// The answer began but never ended: the route works, the server is the trouble.
+const UNFINISHED: &str = "the endpoint began to answer but did not finish: ECR answers in well under a second, so this is not ECR or a proxy holds the answer: check AWS_ENDPOINT_URL* and HTTPS_PROXY";
 const STDIN_OPEN: &str = "the kubelet writes one request and closes stdin; whatever runs this provider must do the same (by hand, `ecr-credential-provider get IMAGE` builds the request)";
 
 /// The fix for `error`, when there is something more useful to say than the error itself.
@@ -37,6 +39,9 @@ pub fn hint(error: &Error) -> Option<String> {
             NOT_ECR.into()
         }
         Error::Timeout { waiting_for, .. } if waiting_for == WAITING_FOR_STDIN => STDIN_OPEN.into(),
+        Error::Timeout { answer_started: true, .. } => format!(
+            "{UNFINISHED}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
+        ),
         Error::Timeout { .. } => format!(
             "{NO_ANSWER}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
         ),

@@ -48,6 +48,8 @@ pub enum Error {
     Timeout {
         after: Duration,
         waiting_for: String,
+        /// The endpoint had begun to answer: slow or endless, not unreachable.
+        answer_started: bool,
     },
     /// A signal ended the run: the kubelet (or a person) gave up on it.
     #[error("stopped by {signal} while waiting for {waiting_for}")]

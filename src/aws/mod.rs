@@ -12,7 +12,9 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ecr::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ecr::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_ecr::config::timeout::TimeoutConfig;
 use aws_sdk_ecr::config::{ConfigBag, Intercept, RuntimeComponents, SharedCredentialsProvider};
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
@@ -77,6 +79,17 @@ impl Intercept for AttemptRecorder {
         let uri = context.request().uri();
         let endpoint = uri.split('?').next().unwrap_or(uri).trim_end_matches('/');
         self.0.sending(endpoint.to_owned());
+        Ok(())
+    }
+
+    /// The answer's head arrived: a deadline from now on is a body that never ends.
+    fn read_before_deserialization(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn StdError + Send + Sync>> {
+        self.0.answering();
         Ok(())
     }
 }
@@ -211,7 +224,14 @@ impl Session {
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
-        Failure::from_sdk(error, self.progress.endpoint())
+        match Failure::from_sdk(error, self.progress.endpoint()) {
+            // Its head arrived, so the route works: the answer itself never ended.
+            Failure::Timeout { .. } if self.progress.answer_started() => Failure::BadResponse {
+                status: None,
+                cause: "the answer began but did not finish in time".into(),
+            },
+            failure => failure,
+        }
     }
 }
 
