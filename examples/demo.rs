@@ -37,7 +37,7 @@ fn main() {
         "{} is missing: run `cargo build` first (scripts/demo does)",
         bin.display()
     );
-    let dir = examples.parent().expect("examples dir").join("demo");
+    let dir = examples.parent().expect("examples dir").join("demo-files");
     std::fs::create_dir_all(&dir).expect("create the demo's directory");
     let world = stand_in();
     let mut out = std::io::stdout().lock();

@@ -254,6 +254,7 @@ fn a_bad_trace_setting_or_a_long_timeout_warns_and_the_pull_goes_on() {
 /// A person who runs the bare binary on a terminal is told at once what it waits for; if
 /// the deadline passes on stdin, the hint is about stdin, not the network. `script` gives
 /// the provider a pseudo-terminal for stdin.
+#[cfg(unix)]
 #[test]
 fn a_terminal_on_stdin_is_told_what_the_provider_waits_for() {
     use std::io::{BufRead, BufReader};
