@@ -45,7 +45,8 @@ pub fn main() -> ExitCode {
     }
     trace::init(cli.trace);
     for warning in &cli.warnings {
-        output::warning(warning);
+        // Through the trace's own format when tracing (one JSON object per line stays so).
+        tracing::warn!("{warning}");
     }
 
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -300,3 +300,33 @@ fn a_terminal_on_stdin_is_told_what_the_provider_waits_for() {
     assert!(!last.contains("VPC"), "{last}");
     assert_eq!(status.code(), Some(1));
 }
+
+/// With a JSON trace, the command line's warnings are trace events too: every line parses.
+#[test]
+fn warnings_keep_a_json_trace_one_object_per_line() {
+    let server = FakeAws::start(|_| ecr_token("pw", Duration::from_secs(3600)));
+    let output = exec()
+        .keys()
+        .endpoint(&server.url)
+        .env("ECR_CREDENTIAL_PROVIDER_TRACE", "json")
+        .arg("--timeout=90s")
+        .stdin(request(
+            V1,
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com/app",
+        ))
+        .run();
+    output.json();
+    let events: Vec<serde_json::Value> = output
+        .stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        events.iter().any(|e| e["level"] == "WARN"
+            && e["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("kills a provider after 1m0s")),
+        "{events:#?}"
+    );
+}
