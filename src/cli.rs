@@ -394,7 +394,7 @@ pub fn parse(
 
     let timeout = timeout(&matches, &env, &mut warnings)?;
     let verbosity = match matches.value("v") {
-        Some(text) => parse_verbosity(&text)?,
+        Some(text) => parse_verbosity(&text, &mut warnings),
         None => 0,
     };
     let trace_flag = match matches.value("trace").as_deref() {
@@ -402,10 +402,11 @@ pub fn parse(
         None | Some("text") => Some(TraceFormat::Text),
         Some("json") => Some(TraceFormat::Json),
         Some(other) => {
-            return Err(usage(format!(
-                "--trace={:?}: the format is text or json",
+            warnings.push(format!(
+                "--trace={:?} is not a trace format (text, json): not tracing",
                 bounded(other)
-            )));
+            ));
+            None
         }
     };
     let trace = trace_setting(
@@ -488,23 +489,22 @@ fn timeout(
     Ok(timeout)
 }
 
-fn parse_verbosity(text: &str) -> Result<u8, Error> {
-    text.parse()
-        .ok()
-        .filter(|level| *level <= 10)
-        .ok_or_else(|| {
-            usage(format!(
-                "--v={:?}: the verbosity is a number from 0 to 10",
-                bounded(text)
-            ))
-        })
+/// klog's level; a debug setting, so a bad one is a warning, never a failed pull.
+fn parse_verbosity(text: &str, warnings: &mut Vec<String>) -> u32 {
+    text.parse().unwrap_or_else(|_| {
+        warnings.push(format!(
+            "--v={:?} is not a verbosity (a number such as 2 or 4): not tracing",
+            bounded(text)
+        ));
+        0
+    })
 }
 
 /// The flag wins over the environment; `--v` raises the level of either. An unknown value
 /// of the variable is a warning, never a failed pull: it is a debug setting.
 fn trace_setting(
     flag: Option<TraceFormat>,
-    verbosity: u8,
+    verbosity: u32,
     env: Option<&str>,
     warnings: &mut Vec<String>,
 ) -> Option<(TraceFormat, TraceLevel)> {
@@ -798,12 +798,9 @@ mod tests {
     fn unknown_input_is_a_usage_error() {
         check_usage_error(&["--frobnicate"], &[], "unknown flag --frobnicate");
         check_usage_error(&["-x"], &[], "unknown flag -x");
-        check_usage_error(&["-v=loud"], &[], "verbosity");
         check_usage_error(&["get"], &[], "get needs IMAGE, such as");
         check_usage_error(&["get", "a", "b"], &[], "unexpected argument \"b\"");
-        check_usage_error(&["--v=x"], &[], "verbosity");
         check_usage_error(&["--v"], &[], "--v needs a value");
-        check_usage_error(&["--trace=xml"], &[], "text or json");
         check_usage_error(&["--show-password"], &[], "goes with get only");
         check_usage_error(&["get", "x", "--json"], &[], "--json goes with check only");
         check_usage_error(&["check"], &[], "check needs IMAGE");
@@ -929,6 +926,30 @@ mod tests {
     }
 
     /// Issue 9: a typo in a debug setting never fails a pull.
+    #[test]
+    fn bad_debug_flags_are_warnings_and_no_trace() {
+        for (args, needle) in [
+            (&["-v=loud"][..], "--v=\"loud\" is not a verbosity"),
+            (&["--v=x"], "--v=\"x\" is not a verbosity"),
+            (
+                &["--trace=xml"],
+                "--trace=\"xml\" is not a trace format (text, json)",
+            ),
+        ] {
+            let cli = parse_args(args, &[]).unwrap();
+            assert_eq!(cli.trace, None, "{args:?}");
+            assert!(
+                cli.warnings[0].contains(needle),
+                "{args:?}: {:?}",
+                cli.warnings
+            );
+        }
+        assert_eq!(
+            parse_args(&["--v=12"], &[]).unwrap().trace,
+            Some((TraceFormat::Text, TraceLevel::Debug))
+        );
+    }
+
     #[test]
     fn an_unknown_trace_value_is_a_warning_and_no_trace() {
         let cli = parse_args(&[], &[(TRACE_ENV, "yes")]).unwrap();
