@@ -384,7 +384,11 @@ pub fn parse(
             )));
         }
         if let Some(extra) = rest.get(spec.args.len()) {
-            return Err(usage(format!("unexpected argument {:?}", bounded(extra))));
+            return Err(usage(format!(
+                "{}: unexpected argument {:?}",
+                spec.name,
+                bounded(extra)
+            )));
         }
     }
     let command = (spec.build)(&Matches {
@@ -799,7 +803,7 @@ mod tests {
         check_usage_error(&["--frobnicate"], &[], "unknown flag --frobnicate");
         check_usage_error(&["-x"], &[], "unknown flag -x");
         check_usage_error(&["get"], &[], "get needs IMAGE, such as");
-        check_usage_error(&["get", "a", "b"], &[], "unexpected argument \"b\"");
+        check_usage_error(&["get", "a", "b"], &[], "get: unexpected argument \"b\"");
         check_usage_error(&["--v"], &[], "--v needs a value");
         check_usage_error(&["--show-password"], &[], "goes with get only");
         check_usage_error(&["get", "x", "--json"], &[], "--json goes with check only");

@@ -21,7 +21,7 @@ const STDIN_OPEN: &str = "the kubelet writes one request and closes stdin; whate
 /// The fix for `error`, when there is something more useful to say than the error itself.
 pub fn hint(error: &Error) -> Option<String> {
     let text = match error {
-        Error::Usage(_) => "run `ecr-credential-provider --help` for usage".into(),
+        Error::Usage(message) => usage_hint(message),
         Error::ReadStdin(_) | Error::Request(RequestError::Empty) => {
             "to try it by hand, `ecr-credential-provider get IMAGE` builds the request for you".into()
         }
@@ -47,6 +47,24 @@ pub fn hint(error: &Error) -> Option<String> {
         ),
     };
     Some(text)
+}
+
+/// The help of the command the message is about, else the overview.
+fn usage_hint(message: &str) -> String {
+    let command = crate::cli::COMMANDS
+        .iter()
+        .map(|spec| spec.name)
+        .find(|name| {
+            message.starts_with(&format!("{name} "))
+                || message.starts_with(&format!("{name}: "))
+                || message.ends_with(&format!("goes with {name} only"))
+        });
+    match command {
+        Some(name) => {
+            format!("run `ecr-credential-provider {name} --help` for its flags and an example")
+        }
+        None => "run `ecr-credential-provider --help` for usage".into(),
+    }
 }
 
 fn aws_hint(error: &AwsError) -> Option<String> {

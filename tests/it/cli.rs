@@ -36,7 +36,8 @@ fn version_help_and_unknown_flags() {
         let line = output.error_line();
         assert!(
             line.starts_with("ecr-credential-provider: error: ")
-                && line.contains("; hint: run `ecr-credential-provider --help`"),
+                && line.contains("; hint: run `ecr-credential-provider ")
+                && line.contains("--help`"),
             "{line}"
         );
     }
@@ -211,6 +212,25 @@ fn timeouts_are_go_durations_and_errors_name_their_source() {
         assert_eq!(output.code, Some(2), "{args:?}: {output:?}");
         assert!(output.error_line().contains(needle), "{args:?}: {output:?}");
         assert_eq!(output.stderr.lines().count(), 1, "{output:?}");
+    }
+}
+
+/// A usage error points to the help of the command it is about.
+#[test]
+fn usage_errors_point_to_their_command_help() {
+    for (args, help) in [
+        (&["get"][..], "get --help"),
+        (&["check", "x", "y"], "check --help"),
+        (&["--json"], "check --help"),
+        (&["--frobnicate"], "ecr-credential-provider --help"),
+    ] {
+        let mut run = exec().stdin("");
+        for arg in args {
+            run = run.arg(*arg);
+        }
+        let output = run.run();
+        assert_eq!(output.code, Some(2), "{output:?}");
+        assert!(output.error_line().contains(help), "{args:?}: {output:?}");
     }
 }
 
