@@ -174,6 +174,7 @@ impl Exec {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let traced = self.traced();
         let started = Instant::now();
         let mut child = command.spawn().expect("spawn the provider");
         let mut stdin = child.stdin.take().expect("stdin");
@@ -229,6 +230,46 @@ impl Exec {
                 "a failed run wrote to stdout: {output:#?}"
             );
         }
+        if !traced {
+            check_message_style(&output);
+        }
         output
+    }
+
+    /// Whether this run asked for a trace, whose lines have a format of their own.
+    fn traced(&self) -> bool {
+        let env_trace = self.env.iter().any(|(k, v)| {
+            k == "ECR_CREDENTIAL_PROVIDER_TRACE"
+                && matches!(v.trim(), "1" | "true" | "text" | "json")
+        });
+        let flag_trace = self.args.iter().any(|arg| {
+            arg.starts_with("--trace")
+                || arg
+                    .strip_prefix("--v=")
+                    .or_else(|| arg.strip_prefix("-v="))
+                    .is_some_and(|n| n != "0")
+                || arg == "--v"
+        });
+        env_trace || flag_trace
+    }
+}
+
+/// Untraced, stderr speaks one style (issue 14): `ecr-credential-provider: error: …` or
+/// `… warning: …`, and a failed run says exactly one line.
+#[track_caller]
+fn check_message_style(output: &Output) {
+    for line in output.stderr.lines() {
+        assert!(
+            line.starts_with("ecr-credential-provider: error: ")
+                || line.starts_with("ecr-credential-provider: warning: "),
+            "a line in neither style: {line:?} in {output:#?}"
+        );
+    }
+    if output.code.is_some_and(|code| code != 0) && !output.stderr.is_empty() {
+        assert_eq!(
+            output.stderr.lines().count(),
+            1,
+            "a failed run says one line: {output:#?}"
+        );
     }
 }
