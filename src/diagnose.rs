@@ -125,7 +125,6 @@ pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
             _ => return None,
         },
         Failure::Unreachable { cause, .. } if cause.contains("certificate") => UNTRUSTED.into(),
-        Failure::Unreachable { cause, .. } if spoke_http_badly(cause) => NOT_ECR.into(),
         Failure::Timeout { .. } => NO_ANSWER.into(),
         Failure::Unreachable { .. } => NETWORK.into(),
         Failure::Proxy { hint, .. } => hint.clone(),
@@ -133,18 +132,6 @@ pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
         Failure::Other { .. } => return None,
     };
     Some(text)
-}
-
-/// A connection was made, but what came back was not a well-formed HTTP answer.
-fn spoke_http_badly(cause: &str) -> bool {
-    [
-        "message head is too large",
-        "invalid HTTP",
-        "parse",
-        "too large",
-    ]
-    .iter()
-    .any(|needle| cause.contains(needle))
 }
 
 pub fn is_access_denied(code: &str) -> bool {

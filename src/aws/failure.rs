@@ -174,12 +174,20 @@ impl Failure {
                     hint: proxy.hint(),
                 }
             }
-            SdkError::DispatchFailure(dispatch) => Self::Unreachable {
-                endpoint,
-                cause: dispatch
+            SdkError::DispatchFailure(dispatch) => {
+                let cause = dispatch
                     .as_connector_error()
-                    .map_or_else(cause, |connector| error_chain(connector)),
-            },
+                    .map_or_else(cause, |connector| error_chain(connector));
+                // The endpoint was reached and answered, but not in HTTP a client can read.
+                if spoke_http_badly(&cause) {
+                    Self::BadResponse {
+                        status: None,
+                        cause,
+                    }
+                } else {
+                    Self::Unreachable { endpoint, cause }
+                }
+            }
             SdkError::ResponseError(response) => Self::BadResponse {
                 status: Some(response.raw().status().as_u16()),
                 cause: cause(),
@@ -195,6 +203,18 @@ impl Failure {
             _ => None,
         }
     }
+}
+
+/// hyper's words for an answer that is not well-formed HTTP (a huge head, garbage).
+fn spoke_http_badly(cause: &str) -> bool {
+    [
+        "message head is too large",
+        "invalid HTTP",
+        "invalid URI",
+        "invalid header",
+    ]
+    .iter()
+    .any(|needle| cause.contains(needle))
 }
 
 /// The text of the first `<tag>…</tag>` near the start of an XML error body.

@@ -93,7 +93,28 @@ def run(stdin, env=None, args=(), secrets=(), timeout=60, report=False):
     result = Exec(completed.returncode, completed.stdout.decode(errors="replace"),
                   completed.stderr.decode(errors="replace"))
     check_exec(result, secrets, report)
+    merged = {**base_env("/"), **(env or {})}
+    if not traced(args, merged):
+        check_message_style(result)
     return result
+
+
+def traced(args, env):
+    """Whether the exec asked for a trace, whose lines have a format of their own."""
+    if str(env.get("ECR_CREDENTIAL_PROVIDER_TRACE", "")).strip() in ("1", "true", "text", "json"):
+        return True
+    return any(a.startswith("--trace") or a == "--v" or
+               (a.startswith(("--v=", "-v=")) and a.split("=", 1)[1] != "0") for a in args)
+
+
+def check_message_style(result):
+    """Untraced, stderr speaks one style, and a failed exec says exactly one line."""
+    lines = result.stderr.splitlines()
+    for line in lines:
+        assert line.startswith(("ecr-credential-provider: error: ", "ecr-credential-provider: warning: ")), \
+            f"a line in neither style: {line!r}\n{result}"
+    if result.code != 0 and lines:
+        assert len(lines) == 1, f"a failed exec says one line:\n{result}"
 
 
 def check_exec(result, secrets, report=False):
