@@ -605,18 +605,44 @@ pub fn help(topic: Option<&str>) -> String {
                 "{PROGRAM} {}: {}\n\nUsage: {PROGRAM} {}\n\n{}\n",
                 spec.name, spec.summary, spec.usage, spec.about
             );
-            if !spec.flags.is_empty() {
-                out.push_str("\nFlags:\n");
-                write_flags(&mut out, spec.flags);
-            }
-            out.push_str("\nFlags of every command:\n");
-            write_flags(&mut out, GLOBAL_FLAGS);
+            out.push_str("\nFlags:\n");
+            write_flags(&mut out, spec.flags);
+            // The global flags by name only: a command's help must leave room for its own.
+            let names: Vec<String> = GLOBAL_FLAGS
+                .iter()
+                .map(|flag| flag_column(flag).trim().replace(", ", "/"))
+                .collect();
+            let sentence = format!(
+                "Every command also takes {}: `{PROGRAM} --help` says what they do.",
+                names.join(", ")
+            );
+            out.push_str(&wrap(&sentence, "  ", 78));
             let _ = write!(
                 out,
                 "\nExample:\n{}\n\nExit codes:\n{}\n",
                 spec.example, spec.exit_codes
             );
         }
+    }
+    out
+}
+
+/// `text` in lines of at most `width` columns, each starting with `indent`.
+fn wrap(text: &str, indent: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + line.len() + 1 + word.len() > width {
+            let _ = writeln!(out, "{indent}{line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{indent}{line}");
     }
     out
 }
