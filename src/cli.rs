@@ -8,8 +8,10 @@
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::cache::CACHE_DIR_ENV;
 use crate::deadline::{DEFAULT_TIMEOUT, TIMEOUT_ENV};
 use crate::duration;
 use crate::error::Error;
@@ -72,6 +74,11 @@ pub const GLOBAL_FLAGS: &[Flag] = &[
         "timeout",
         Takes::Value("DURATION"),
         "give up after DURATION (Go syntax; default 30s)",
+    ),
+    flag(
+        "cache-dir",
+        Takes::Value("DIR"),
+        "share tokens among the node's execs in DIR",
     ),
 ];
 
@@ -214,6 +221,8 @@ pub struct Cli {
     /// Said on stderr before the run: settings that cannot be honoured as written, and
     /// positional arguments upstream ignores. A debug setting never fails a pull.
     pub warnings: Vec<String>,
+    /// The shared token cache's directory, when it is on.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The flags and positional arguments of one command line, before they mean anything.
@@ -419,11 +428,17 @@ pub fn parse(
         env(TRACE_ENV).as_deref(),
         &mut warnings,
     );
+    let cache_dir = matches
+        .value("cache-dir")
+        .or_else(|| env(CACHE_DIR_ENV))
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from);
     Ok(Cli {
         command,
         trace,
         timeout,
         warnings,
+        cache_dir,
     })
 }
 
@@ -433,6 +448,7 @@ fn help_cli(command: Command) -> Cli {
         trace: None,
         timeout: DEFAULT_TIMEOUT,
         warnings: Vec::new(),
+        cache_dir: None,
     }
 }
 
@@ -535,6 +551,7 @@ fn trace_setting(
 const ENVIRONMENT: &[(&str, &str)] = &[
     (TRACE_ENV, "1, text or json: as --trace; 0: off"),
     (TIMEOUT_ENV, "as --timeout"),
+    (CACHE_DIR_ENV, "as --cache-dir (off by default)"),
     (
         "AWS_ECR_ROLE_ARN",
         "role to assume with a service-account token",
@@ -590,12 +607,19 @@ pub fn help(topic: Option<&str>) -> String {
             out.push_str("\nFlags (every command):\n");
             write_flags(&mut out, GLOBAL_FLAGS);
             out.push_str("\nEnvironment:\n");
+            let width = ENVIRONMENT
+                .iter()
+                .map(|(name, _)| name.len() + 2)
+                .max()
+                .unwrap_or_default();
             for (name, meaning) in ENVIRONMENT {
-                let _ = writeln!(out, "  {name:<33}{meaning}");
+                let _ = writeln!(out, "  {name:<width$}{meaning}");
             }
+            // The overview keeps to a screen as commands come: exit codes in one line here,
+            // in full in each command's help.
             let _ = write!(
                 out,
-                "\nExit codes:\n{EXIT_CODES}\n\nExample:\n{}\n",
+                "\nExit codes: 0 success, 1 failure (one line on stderr), 2 wrong command line\n\nExample:\n{}\n",
                 COMMANDS[1].example
             );
         }
@@ -902,6 +926,27 @@ mod tests {
         for (args, env, needle) in table {
             check_usage_error(args, env, needle);
         }
+    }
+
+    #[test]
+    fn cache_dir_from_flag_then_env_off_by_default() {
+        let dir = |args: &[&str], env: &[(&str, &str)]| parse_args(args, env).unwrap().cache_dir;
+        assert_eq!(dir(&[], &[]), None);
+        assert_eq!(dir(&[], &[(CACHE_DIR_ENV, "")]), None);
+        assert_eq!(
+            dir(&[], &[(CACHE_DIR_ENV, "/run/ecr")]),
+            Some(PathBuf::from("/run/ecr"))
+        );
+        assert_eq!(
+            dir(&["--cache-dir=/a"], &[(CACHE_DIR_ENV, "/b")]),
+            Some(PathBuf::from("/a"))
+        );
+        assert_eq!(
+            dir(&["get", "x", "--cache-dir", "/a"], &[]),
+            Some(PathBuf::from("/a"))
+        );
+        check_usage_error(&["--cache-dir"], &[], "--cache-dir needs a value");
+        check_usage_error(&["--cache-dir", "--json"], &[], "--cache-dir needs a value");
     }
 
     #[test]
