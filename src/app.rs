@@ -193,7 +193,7 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
         .max(Duration::from_millis(500))
         .min(cli.timeout);
     let ca_bundle = std::env::var_os(http::CA_BUNDLE_ENV).filter(|path| !path.is_empty());
-    let trust = http::Trust::load(ca_bundle.as_deref().map(std::path::Path::new))?;
+    let trust = http::Trust::load(ca_bundle.as_deref().map(std::path::Path::new)).await?;
     let proxies = proxy::Proxies::from_env(|key| std::env::var(key).ok())?;
     let settings = aws::Settings {
         attempt_timeout,

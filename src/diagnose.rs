@@ -96,6 +96,9 @@ fn aws_hint(error: &AwsError) -> Option<String> {
         AwsError::EmptyReply { .. } => {
             NOT_ECR.into()
         }
+        AwsError::File(_) => {
+            "point the setting at a regular file of a sensible size, or unset it".into()
+        }
     };
     Some(text)
 }
@@ -129,6 +132,9 @@ pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
         Failure::Unreachable { .. } => NETWORK.into(),
         Failure::Proxy { hint, .. } => hint.clone(),
         Failure::BadResponse { .. } => NOT_ECR.into(),
+        Failure::TooLarge { .. } => {
+            "something between this node and AWS answers in AWS's place: check HTTPS_PROXY and AWS_ENDPOINT_URL, and what answers at the endpoint".into()
+        }
         Failure::Other { .. } => return None,
     };
     Some(text)

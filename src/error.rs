@@ -26,9 +26,10 @@ pub enum Error {
     Request(#[from] RequestError),
     #[error(transparent)]
     Image(#[from] ImageError),
-    /// A role ARN taken from an annotation or AWS_ECR_ROLE_ARN that cannot be one.
+    /// A role ARN taken from an annotation or AWS_ECR_ROLE_ARN that cannot be one; `value`
+    /// is already escaped and bounded.
     #[error(
-        "the role ARN {value:?} from {origin} is not an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)"
+        "the role ARN \"{value}\" from {origin} is not an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)"
     )]
     InvalidRoleArn { value: String, origin: String },
     #[error(transparent)]

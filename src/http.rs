@@ -9,19 +9,20 @@ use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_http_client::{Connector, ConnectorBuilder};
 
+use crate::ca_bundle::{self, BundleError};
+use crate::files::{self, FileError, NamedFile, Shown};
+use crate::sanitize;
+
 pub const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("could not read the CA bundle {path} named by {CA_BUNDLE_ENV}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("the CA bundle {path} named by {CA_BUNDLE_ENV} holds no PEM certificate")]
-    NoCertificate { path: String },
-    #[error("the CA bundle {path} named by {CA_BUNDLE_ENV} is not usable: {cause}")]
-    Unusable { path: String, cause: String },
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{file} {error}")]
+    Bundle { file: Shown, error: BundleError },
+    #[error("{file} is not usable: {cause}")]
+    Unusable { file: Shown, cause: String },
 }
 
 /// The trust for every TLS connection: system roots, plus the bundle at `ca_bundle`.
@@ -29,24 +30,34 @@ pub enum TlsError {
 pub struct Trust(Option<TlsContext>);
 
 impl Trust {
-    pub fn load(ca_bundle: Option<&Path>) -> Result<Self, TlsError> {
+    /// Reads and checks the bundle (on a blocking thread, under the run's deadline); only
+    /// certificates that passed reach the TLS stack.
+    pub async fn load(ca_bundle: Option<&Path>) -> Result<Self, TlsError> {
         let Some(path) = ca_bundle else {
             return Ok(Self(None));
         };
-        let shown = path.display().to_string();
-        let pem = std::fs::read(path).map_err(|source| TlsError::Read {
-            path: shown.clone(),
-            source,
+        let file = NamedFile {
+            what: "the CA bundle",
+            origin: CA_BUNDLE_ENV,
+            path: path.to_owned(),
+            max_bytes: files::MAX_CA_BUNDLE_BYTES,
+            optional: false,
+            contents: files::Contents::Unread,
+        };
+        let reader = file.clone();
+        let pem = files::off_thread(&file, move || reader.read()).await?;
+        let certificates = ca_bundle::parse(&pem).map_err(|error| TlsError::Bundle {
+            file: file.shown(),
+            error,
         })?;
-        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-            return Err(TlsError::NoCertificate { path: shown });
-        }
         let context = TlsContext::builder()
-            .with_trust_store(TrustStore::default().with_pem_certificate(pem))
+            .with_trust_store(
+                TrustStore::default().with_pem_certificate(ca_bundle::to_pem(&certificates)),
+            )
             .build()
             .map_err(|error| TlsError::Unusable {
-                path: shown,
-                cause: error.to_string(),
+                file: file.shown(),
+                cause: sanitize::message(&error.to_string()),
             })?;
         Ok(Self(Some(context)))
     }

@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::sanitize;
+
 /// Longer than any real reference; bounds the work and the size of error messages.
 pub const MAX_IMAGE_LEN: usize = 4096;
 
@@ -109,15 +111,16 @@ pub enum ImageError {
     /// Longer than any real image reference.
     #[error("the request's image is {len} bytes long, more than the {MAX_IMAGE_LEN} allowed")]
     TooLong { len: usize },
-    /// Whitespace or control characters never appear in an image reference.
-    #[error("image {image:?} contains whitespace or a control character")]
+    /// Whitespace or control characters never appear in an image reference. Every variant holds
+    /// its text escaped and bounded (`sanitize::value`): the image is a tenant's.
+    #[error("image \"{image}\" contains whitespace or a control character")]
     InvalidCharacter { image: String },
     /// Nothing before the first `/` to take a registry host from.
-    #[error("image {image:?} names no registry host")]
+    #[error("image \"{image}\" names no registry host")]
     NoHost { image: String },
-    #[error("image {image:?} has an invalid registry host {host:?}")]
+    #[error("image \"{image}\" has an invalid registry host \"{host}\"")]
     InvalidHost { image: String, host: String },
-    #[error("image {image:?} has an invalid port {port:?}")]
+    #[error("image \"{image}\" has an invalid port \"{port}\"")]
     InvalidPort { image: String, port: String },
 }
 
@@ -132,15 +135,15 @@ pub fn parse(image: &str) -> Result<RegistryHost, ImageError> {
     }
     if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ImageError::InvalidCharacter {
-            image: image.into(),
+            image: sanitize::value(image),
         });
     }
     let no_host = || ImageError::NoHost {
-        image: image.into(),
+        image: sanitize::value(image),
     };
     let invalid_host = |host: &str| ImageError::InvalidHost {
-        image: image.into(),
-        host: host.into(),
+        image: sanitize::value(image),
+        host: sanitize::value(host),
     };
 
     let rest = strip_scheme(image).ok_or_else(no_host)?;
@@ -161,8 +164,8 @@ pub fn parse(image: &str) -> Result<RegistryHost, ImageError> {
             && port.parse::<u16>().is_ok_and(|p| p > 0);
         if !valid {
             return Err(ImageError::InvalidPort {
-                image: image.into(),
-                port: port.into(),
+                image: sanitize::value(image),
+                port: sanitize::value(port),
             });
         }
     }

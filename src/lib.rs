@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod ca_bundle;
 pub mod cache;
 pub mod check;
 pub mod cli;
@@ -11,13 +12,17 @@ pub mod deadline;
 pub mod diagnose;
 pub mod duration;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod image;
+pub mod limits;
 pub mod output;
 pub mod plugin;
 pub mod proxy;
 pub mod registry;
 pub mod request;
+pub mod safe_log;
+pub mod sanitize;
 pub mod secret;
 pub mod token;
 pub mod trace;

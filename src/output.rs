@@ -32,6 +32,12 @@ pub fn stdout(text: &str) -> io::Result<()> {
 }
 
 fn stderr(line: &str) {
+    // The last step before the log: scrubbed of every secret the process knows, and nothing
+    // a terminal would act on, whatever a message quotes (issue 10).
+    let line = format!(
+        "{}\n",
+        crate::sanitize::last_line(line.trim_end_matches('\n'))
+    );
     // Nothing more can be done if stderr is gone too.
     let _ = io::stderr().lock().write_all(line.as_bytes());
 }

@@ -14,6 +14,7 @@ use crate::duration;
 use crate::error::Error;
 use crate::image::{self, RegistryKind};
 use crate::request::{ApiVersion, AuthConfig, CacheKeyType, RESPONSE_KIND, Request, Response};
+use crate::sanitize;
 use crate::secret::{REDACTED, Secret};
 use crate::token;
 
@@ -70,14 +71,16 @@ pub async fn answer(
     progress: &Progress,
     now: impl Fn() -> SystemTime,
 ) -> Result<ProviderAnswer, Error> {
+    // The image is traced only once it is known to be one: a tenant's text must not reach
+    // the log raw (issue 10).
+    let registry = image::parse(&request.image)?;
     debug!(
         image = %request.image,
         api_version = request.api_version.as_str(),
         service_account_token = if request.service_account_token.is_some() { "present" } else { "absent" },
-        annotations = ?request.service_account_annotations.keys().collect::<Vec<_>>(),
+        annotations = ?request.service_account_annotations.keys().map(|key| sanitize::value(key)).collect::<Vec<_>>(),
         "request",
     );
-    let registry = image::parse(&request.image)?;
     match &registry.kind {
         RegistryKind::Private(ecr) => debug!(
             host = %registry.host, kind = "private", partition = ecr.partition.id(), region = %ecr.region,
@@ -238,7 +241,7 @@ fn web_identity(
     };
     if !is_role_arn(&role_arn) {
         return Err(Error::InvalidRoleArn {
-            value: role_arn,
+            value: sanitize::value(&role_arn),
             origin,
         });
     }
@@ -249,12 +252,15 @@ fn web_identity(
     }))
 }
 
-/// `arn:PARTITION:iam::ACCOUNT:role/NAME`, loosely: enough to catch a pasted wrong value.
+/// `arn:PARTITION:iam::ACCOUNT:role/NAME`, loosely: enough to catch a pasted wrong value. IAM
+/// names and paths are printable ASCII, so a space, a control character or anything beyond
+/// ASCII is refused: the value comes from a tenant's annotation and ends up in logs.
 fn is_role_arn(text: &str) -> bool {
     let parts: Vec<&str> = text.splitn(6, ':').collect();
     matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
         if !partition.is_empty() && !account.is_empty() && resource.starts_with("role/") && resource.len() > 5)
         && text.len() <= 2048
+        && text.bytes().all(|b| b.is_ascii_graphic())
 }
 
 #[cfg(test)]
@@ -309,6 +315,9 @@ mod tests {
             "arn:aws:iam::111122223333:user/u",
             "arn:aws:s3:::bucket",
             "arn:aws:iam::111122223333:role/",
+            "arn:aws:iam::111122223333:role/a\nE0101 forged",
+            "arn:aws:iam::111122223333:role/a\u{1b}[2J",
+            "arn:aws:iam::111122223333:role/a b",
         ] {
             let req = request(Some("jwt"), &[(ECR_ROLE_ARN_ANNOTATION, bad)]);
             match web_identity(&req, None) {

@@ -11,6 +11,7 @@ use base64::Engine as _;
 
 use crate::aws::MANIFEST_MEDIA_TYPES;
 use crate::http::Trust;
+use crate::limits::CappedConnector;
 use crate::proxy::{Proxies, Routed};
 use crate::secret::Secret;
 
@@ -25,7 +26,7 @@ pub struct RegistryReply {
 pub struct RegistryClient {
     endpoint: String,
     authorization: Secret,
-    connector: Routed,
+    connector: CappedConnector<Routed>,
 }
 
 impl RegistryClient {
@@ -40,7 +41,7 @@ impl RegistryClient {
     ) -> Self {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{username}:{}", password.expose()));
-        let connector = proxies.connector(trust, timeout);
+        let connector = CappedConnector(proxies.connector(trust, timeout));
         Self {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             authorization: Secret::new(format!("Basic {basic}")),
@@ -91,7 +92,7 @@ impl RegistryClient {
             .call(request)
             .await
             .map_err(|error| crate::aws::error_chain(&error))?;
-        let header = |name: &str| response.headers().get(name).map(str::to_owned);
+        let header = |name: &str| response.headers().get(name).map(crate::sanitize::value);
         Ok(RegistryReply {
             status: response.status().as_u16(),
             content_type: header("content-type"),

@@ -69,10 +69,10 @@ pub enum RequestError {
         field: &'static str,
         expected: &'static str,
     },
-    #[error("the request's kind is {0:?}, expected {REQUEST_KIND:?}")]
+    #[error("the request's kind is \"{0}\", expected {REQUEST_KIND:?}")]
     WrongKind(String),
     #[error(
-        "the request's apiVersion {0:?} is not supported; supported: credentialprovider.kubelet.k8s.io/v1, v1beta1 and v1alpha1"
+        "the request's apiVersion \"{0}\" is not supported; supported: credentialprovider.kubelet.k8s.io/v1, v1beta1 and v1alpha1"
     )]
     UnsupportedVersion(String),
 }
@@ -157,13 +157,10 @@ fn annotations(value: Option<Value>) -> Result<BTreeMap<String, String>, Request
     }
 }
 
-/// Kinds and versions are echoed in errors; a hostile one must not flood the log.
+/// Kinds and versions are echoed in errors: escaped and bounded, a hostile one must not
+/// flood or rewrite the kubelet's log.
 fn truncated(text: &str) -> String {
-    const MAX: usize = 100;
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
+    crate::sanitize::value(text)
 }
 
 /// How the kubelet keys its cache of our answer. We always answer per registry: one ECR
@@ -268,6 +265,18 @@ mod tests {
             parse(&vec![b' '; MAX_REQUEST_BYTES + 1]).unwrap_err(),
             RequestError::TooLarge
         );
+    }
+
+    #[test]
+    fn echoed_kinds_and_versions_are_escaped_and_bounded() {
+        let kind = format!("Pod\n\u{1b}[2J{}", "x".repeat(100_000));
+        let input = serde_json::json!({"kind": kind, "apiVersion": "v"}).to_string();
+        let message = parse(input.as_bytes()).unwrap_err().to_string();
+        assert!(
+            message.starts_with("the request's kind is \"Pod\\n\\u{1b}[2Jxxx"),
+            "{message}"
+        );
+        assert!(message.chars().count() < 300, "{message}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A string that must never be printed: passwords, ECR tokens, service-account tokens, keys.
 //! `Debug` and `Display` redact; the only way to the value is `expose`, used where the value
-//! is sent somewhere on purpose (the response on stdout, an AWS request).
+//! is sent somewhere on purpose (the response on stdout, an AWS request). Each value is also
+//! remembered by `sanitize`, which scrubs it from any text the process repeats.
 
 use std::fmt;
 
@@ -11,7 +12,9 @@ pub struct Secret(String);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        let value = value.into();
+        crate::sanitize::remember_secret(&value);
+        Self(value)
     }
 
     pub fn expose(&self) -> &str {

@@ -56,12 +56,19 @@ pub fn decode(authorization_token: &Secret) -> Result<RegistryLogin, TokenError>
 /// Zero, meaning "do not cache", when `expires_at` is unknown or not in the future. Upstream
 /// omits `cacheDuration` when the expiry is already past (a skewed clock), and the kubelet
 /// then caches the dead token for `defaultCacheDuration`, often 12 hours.
+///
+/// At most `MAX_CACHE_DURATION`: the kubelet parses the value into Go's `time.Duration`, and
+/// an absurd `expiresAt` (year 9999, 1e308) would otherwise give text it refuses (issue 10).
 pub fn cache_duration(expires_at: Option<SystemTime>, now: SystemTime) -> Duration {
     let Some(left) = expires_at.and_then(|at| at.duration_since(now).ok()) else {
         return Duration::ZERO;
     };
-    Duration::from_secs(left.as_secs() / 2)
+    Duration::from_secs(left.as_secs() / 2).min(MAX_CACHE_DURATION)
 }
+
+/// The longest whole-second duration Go's `time.Duration` (int64 nanoseconds) holds:
+/// 2562047h47m16s.
+pub const MAX_CACHE_DURATION: Duration = Duration::from_secs(i64::MAX as u64 / 1_000_000_000);
 
 #[cfg(test)]
 mod tests {
@@ -111,9 +118,21 @@ mod tests {
             (Some(now), Duration::ZERO),
             (Some(now - Duration::from_secs(3600)), Duration::ZERO),
             (None, Duration::ZERO),
+            (
+                Some(now + Duration::from_secs(2 * MAX_CACHE_DURATION.as_secs() + 2)),
+                MAX_CACHE_DURATION,
+            ),
+            (
+                Some(now + Duration::from_secs(250_000_000_000)),
+                MAX_CACHE_DURATION,
+            ),
         ];
         for (expires_at, expected) in table {
             assert_eq!(cache_duration(expires_at, now), expected, "{expires_at:?}");
         }
+        assert_eq!(
+            crate::duration::format(MAX_CACHE_DURATION),
+            "2562047h47m16s"
+        );
     }
 }

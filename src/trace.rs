@@ -29,7 +29,9 @@ pub fn init(setting: Option<(TraceFormat, TraceLevel)>) {
         .with_target(env!("CARGO_CRATE_NAME"), ours)
         .with_default(sdk);
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(crate::safe_log::SafeStderr {
+            json: matches!(setting, Some((TraceFormat::Json, _))),
+        })
         .with_ansi(false)
         .with_target(false);
     match setting {

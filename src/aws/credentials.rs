@@ -65,15 +65,52 @@ pub(super) async fn default_chain(
                 let detail = match &error {
                     CredentialsError::CredentialsNotLoaded(_) => match std::env::var("AWS_PROFILE") {
                         Ok(profile) if !profile.is_empty() => format!(
-                            "none found in environment variables, profile {profile:?} (AWS_PROFILE; does it exist in the AWS config files?), web identity, the container endpoint or instance metadata"
+                            "none found in environment variables, profile \"{}\" (AWS_PROFILE; does it exist in the AWS config files?), web identity, the container endpoint or instance metadata",
+                            crate::sanitize::value(&profile)
                         ),
                         _ => "none found in environment variables, the AWS profile, web identity, the container endpoint or instance metadata".into(),
                     },
                     CredentialsError::ProviderTimedOut(_) => "a credential provider timed out (often instance metadata that does not answer)".into(),
-                    _ => error_chain(&error),
+                    _ => credential_process_failure(&error).unwrap_or_else(|| error_chain(&error)),
                 };
                 AwsError::Credentials { detail }
             })
+}
+
+/// A `credential_process` helper's failure, without its stderr: the SDK quotes the helper's
+/// stderr whole, and a helper may print anything there, secrets included (issue 10).
+fn credential_process_failure(
+    error: &aws_credential_types::provider::error::CredentialsError,
+) -> Option<String> {
+    let mut text = String::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = current {
+        text.push_str(&error.to_string());
+        text.push('\n');
+        current = error.source();
+    }
+    if !text.contains("external process") {
+        return None;
+    }
+    let profile = std::env::var("AWS_PROFILE")
+        .ok()
+        .filter(|profile| !profile.is_empty())
+        .unwrap_or_else(|| "default".to_owned());
+    let profile = crate::sanitize::value(&profile);
+    let status = text
+        .split("exited with code ")
+        .nth(1)
+        .and_then(|rest| rest.split(". Stderr:").next());
+    Some(match status {
+        Some(status) => format!(
+            "the credential_process of profile {profile} failed ({}); its own output is not repeated here",
+            crate::sanitize::value(status)
+        ),
+        None if text.contains("could not parse response") => {
+            format!("the credential_process of profile {profile} printed no usable credentials")
+        }
+        None => format!("the credential_process of profile {profile} could not be run"),
+    })
 }
 
 /// KEP-4412: trade the pod's service-account token for the role's credentials. The call

@@ -1,7 +1,8 @@
 //! Why an AWS call failed, in words: the SDK's error → `Failure` (AWS's code and message, a
 //! timeout, an unreachable endpoint, an unreadable answer) and `AwsError` (which call, where,
-//! with which credentials). Server text is flattened to one bounded line; nothing secret or
-//! raw from the wire is kept beyond AWS's own code and message.
+//! with which credentials). Server text is flattened to one bounded line, with every secret
+//! the process knows scrubbed; codes and request ids are escaped and bounded like any value
+//! taken from the wire (issue 10); nothing else raw from the wire is kept.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -9,7 +10,10 @@ use std::fmt;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::operation::RequestId;
 
+use crate::files::FileError;
+use crate::limits;
 use crate::proxy::ProxyFailure;
+use crate::sanitize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -18,6 +22,9 @@ pub enum AwsError {
         "no AWS region for {host}: it is not an ECR host, so the region must come from AWS_REGION, AWS_DEFAULT_REGION, the AWS profile or instance metadata, and none set one"
     )]
     NoRegion { host: String },
+    /// A file the SDK would read is not one it can read safely.
+    #[error(transparent)]
+    File(#[from] FileError),
     /// The default credential chain found nothing, or a provider in it failed.
     #[error("could not load AWS credentials: {detail}")]
     Credentials { detail: String },
@@ -71,6 +78,10 @@ pub enum Failure {
         cause: String,
         hint: String,
     },
+    /// The answer went past the ceiling on bodies (`limits`).
+    TooLarge {
+        endpoint: Option<String>,
+    },
     /// The answer could not be read as the API's response.
     BadResponse {
         status: Option<u16>,
@@ -109,6 +120,9 @@ impl fmt::Display for Failure {
             Self::Timeout { endpoint } => {
                 write!(f, "timed out waiting for an answer{}", at(endpoint))
             }
+            Self::TooLarge { endpoint } => {
+                write!(f, "{}{}", limits::BodyTooLarge, at(endpoint))
+            }
             Self::Unreachable { endpoint, cause } => {
                 write!(f, "could not reach the endpoint{}: {cause}", at(endpoint))
             }
@@ -138,27 +152,32 @@ impl Failure {
     {
         let cause = || error_chain(error);
         match error {
-            SdkError::ServiceError(service) => {
-                // Some servers (and AWS-compatible emulators) answer a JSON API's denial in
-                // the XML of the query APIs; the SDK then finds no code. Read it from the body.
-                let body = service.raw().body().bytes().unwrap_or_default();
-                let code = service
-                    .err()
-                    .code()
-                    .map(str::to_owned)
-                    .or_else(|| xml_tag(body, "Code"));
-                let message = service
-                    .err()
-                    .message()
-                    .map(str::to_owned)
-                    .or_else(|| xml_tag(body, "Message"));
-                Self::Service {
-                    code: code.unwrap_or_else(|| "UnknownError".to_owned()),
-                    message: one_line(&message.unwrap_or_default()),
-                    status: service.raw().status().as_u16(),
-                    request_id: error.request_id().map(str::to_owned),
+            SdkError::ServiceError(service)
+                if service.raw().status().is_success()
+                    && service.err().code().is_none()
+                    && xml_tag(service.raw().body().bytes().unwrap_or_default(), "Code")
+                        .is_none() =>
+            {
+                // A 2xx the SDK could not read as the API's answer: not an AWS error at all.
+                Self::BadResponse {
+                    status: Some(service.raw().status().as_u16()),
+                    cause: "the answer is not one this API gives".to_owned(),
                 }
             }
+            SdkError::ServiceError(service) => {
+                let (code, message) = code_and_message(
+                    service.err().code(),
+                    service.err().message(),
+                    service.raw().body().bytes().unwrap_or_default(),
+                );
+                Self::Service {
+                    code,
+                    message,
+                    status: service.raw().status().as_u16(),
+                    request_id: error.request_id().map(sanitize::value),
+                }
+            }
+            _ if limits::is_body_too_large(error) => Self::TooLarge { endpoint },
             SdkError::TimeoutError(_) => Self::Timeout { endpoint },
             SdkError::DispatchFailure(dispatch) if dispatch.is_timeout() => {
                 Self::Timeout { endpoint }
@@ -217,6 +236,27 @@ fn spoke_http_badly(cause: &str) -> bool {
     .any(|needle| cause.contains(needle))
 }
 
+/// AWS's error code and message, made safe to repeat: what the SDK parsed (from `__type`,
+/// `X-Amzn-ErrorType` or the XML), else read from the body, since some servers (and
+/// AWS-compatible emulators) answer a JSON API's denial in the XML of the query APIs.
+pub fn code_and_message(
+    parsed_code: Option<&str>,
+    parsed_message: Option<&str>,
+    body: &[u8],
+) -> (String, String) {
+    let code = parsed_code
+        .map(str::to_owned)
+        .or_else(|| xml_tag(body, "Code"))
+        .filter(|code| !code.trim().is_empty());
+    let message = parsed_message
+        .map(str::to_owned)
+        .or_else(|| xml_tag(body, "Message"));
+    (
+        code.map_or_else(|| "UnknownError".to_owned(), |code| sanitize::value(&code)),
+        one_line(&message.unwrap_or_default()),
+    )
+}
+
 /// The text of the first `<tag>…</tag>` near the start of an XML error body.
 fn xml_tag(body: &[u8], tag: &str) -> Option<String> {
     let text = String::from_utf8_lossy(&body[..body.len().min(16 * 1024)]);
@@ -253,16 +293,7 @@ pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
 
 /// Messages come from servers and chains of errors: keep them to one bounded line.
 pub(super) fn one_line(text: &str) -> String {
-    const MAX_CHARS: usize = 400;
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.char_indices().nth(MAX_CHARS) {
-        Some((cut, _)) => format!("{}…", &flat[..cut]),
-        None => flat,
-    }
+    sanitize::message(text)
 }
 
 #[cfg(test)]
@@ -282,10 +313,31 @@ mod tests {
     }
 
     #[test]
+    fn hostile_codes_and_messages_are_escaped_scrubbed_and_bounded() {
+        crate::sanitize::remember_secret("failure-test-secret-key-0123");
+        let code = format!("Denied\n{}\u{1b}[2J", "X".repeat(100_000));
+        let message = "no\nkubelet: E0101 forged line failure-test-secret-key-0123";
+        let (code, message) = code_and_message(Some(&code), Some(message), b"");
+        assert!(
+            code.starts_with("Denied\\nXXX") && code.chars().count() == 201,
+            "{code}"
+        );
+        assert_eq!(message, "no kubelet: E0101 forged line ** redacted **");
+        let body = b"<Error><Code>Bad\x1b]0;title\x07</Code><Message>m</Message></Error>";
+        let (code, message) = code_and_message(None, None, body);
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("Bad\\u{1b}]0;title\\u{7}", "m")
+        );
+        assert_eq!(code_and_message(Some(" "), None, b"{}").0, "UnknownError");
+    }
+
+    #[test]
     fn one_line_flattens_and_bounds_server_text() {
         assert_eq!(one_line("a\nb\r\n\tc  d"), "a b c d");
         let long = "x".repeat(1000);
         assert_eq!(one_line(&long).chars().count(), 401);
+        assert_eq!(one_line("a\u{1b}[31mb"), "a [31mb");
     }
 
     #[test]

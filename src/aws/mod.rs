@@ -21,7 +21,7 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 
 pub use authorization::AuthorizationData;
 pub use credentials::WebIdentity;
-pub use failure::{AwsError, Failure, error_chain};
+pub use failure::{AwsError, Failure, code_and_message, error_chain};
 pub use probe::{CallerIdentity, ImageLookup, MANIFEST_MEDIA_TYPES};
 
 use crate::deadline::Progress;
@@ -103,13 +103,20 @@ impl Session {
         settings: &Settings,
         progress: &Progress,
     ) -> Result<Self, AwsError> {
+        progress.step("checking the files the AWS SDK reads");
+        crate::sanitize::remember_environment_secrets(|key| std::env::var(key).ok());
+        crate::files::check_sdk_files(|key| std::env::var(key).ok()).await?;
         progress.step("loading the AWS configuration");
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(settings.attempt_timeout.min(Duration::from_secs(5)))
             .operation_attempt_timeout(settings.attempt_timeout)
             .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
-        loader = loader.http_client(settings.proxies.sdk_client(&settings.trust));
+        // Always our client, capped: the SDK's default one reads any body whole (issue 10).
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .http_client(crate::limits::CappedClient::shared(
+                settings.proxies.sdk_client(&settings.trust),
+            ));
         let (api, region) = match &registry.kind {
             RegistryKind::Private(PrivateEcr {
                 region,
@@ -155,6 +162,11 @@ impl Session {
             let source = credentials::describe_source(&credentials);
             (credentials, source)
         };
+        // The process now knows these: no server's echo of them may be repeated.
+        crate::sanitize::remember_secret(credentials.secret_access_key());
+        if let Some(token) = credentials.session_token() {
+            crate::sanitize::remember_secret(token);
+        }
         let access_key_id = credentials.access_key_id().to_owned();
         let sdk = sdk
             .to_builder()

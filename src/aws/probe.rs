@@ -4,6 +4,7 @@
 use super::failure::{Failure, one_line};
 use super::{AttemptRecorder, Session};
 use crate::image::Reference;
+use crate::sanitize;
 
 impl Session {
     /// STS GetCallerIdentity: who these credentials are.
@@ -58,16 +59,16 @@ impl Session {
                 .map(|layers| {
                     layers
                         .iter()
-                        .filter_map(|layer| layer["digest"].as_str().map(str::to_owned))
+                        .filter_map(|layer| layer["digest"].as_str().map(sanitize::value))
                         .collect()
                 })
                 .unwrap_or_default();
             return Ok(ImageLookup::Found {
-                media_type: found.image_manifest_media_type().map(str::to_owned),
+                media_type: found.image_manifest_media_type().map(sanitize::value),
                 digest: found
                     .image_id()
                     .and_then(|id| id.image_digest())
-                    .map(str::to_owned),
+                    .map(sanitize::value),
                 layers,
             });
         }
@@ -75,7 +76,7 @@ impl Session {
         Ok(ImageLookup::Missing {
             code: failure.and_then(|f| f.failure_code()).map_or_else(
                 || "ImageNotFound".to_owned(),
-                |code| code.as_str().to_owned(),
+                |code| sanitize::value(code.as_str()),
             ),
             reason: one_line(failure.and_then(|f| f.failure_reason()).unwrap_or_default()),
         })

@@ -17,6 +17,7 @@ mod cli;
 mod demo;
 mod ends;
 mod errors;
+mod hostile;
 mod imds;
 mod kubelet;
 mod messages;

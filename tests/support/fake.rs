@@ -81,6 +81,13 @@ pub enum Reply {
     Raw(Vec<u8>),
     /// Read the request, then never answer.
     Hang,
+    /// A hostile body: `prefix`, then filler, either `length` bytes in all (Content-Length)
+    /// or chunked without end; stops when the client goes away, or after a minute.
+    Endless {
+        status: u16,
+        prefix: String,
+        length: Option<u64>,
+    },
     /// Close without a word.
     Close,
 }
@@ -186,8 +193,54 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
                 std::thread::sleep(Duration::from_secs(90));
                 return;
             }
+            Reply::Endless {
+                status,
+                prefix,
+                length,
+            } => {
+                endless(&mut writer, status, &prefix, length);
+                return;
+            }
             Reply::Close => return,
         }
+    }
+}
+
+fn endless(writer: &mut TcpStream, status: u16, prefix: &str, length: Option<u64>) {
+    let framing = match length {
+        Some(length) => format!("Content-Length: {length}"),
+        None => "Transfer-Encoding: chunked".to_owned(),
+    };
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/x-amz-json-1.1\r\n{framing}\r\n\r\n"
+    );
+    if writer.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let filler = vec![b'A'; 64 * 1024];
+    let started = std::time::Instant::now();
+    let mut sent = 0u64;
+    let mut next: &[u8] = prefix.as_bytes();
+    while started.elapsed() < Duration::from_secs(60) {
+        let written = if length.is_some() {
+            writer.write_all(next).is_ok()
+        } else {
+            write!(writer, "{:x}\r\n", next.len()).is_ok()
+                && writer.write_all(next).is_ok()
+                && writer.write_all(b"\r\n").is_ok()
+        };
+        if !written {
+            return;
+        }
+        sent += next.len() as u64;
+        next = match length {
+            Some(length) if sent >= length => return,
+            Some(length) => {
+                let left = usize::try_from(length - sent).unwrap_or(usize::MAX);
+                &filler[..left.min(filler.len())]
+            }
+            None => &filler[..],
+        };
     }
 }
 

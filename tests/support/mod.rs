@@ -54,6 +54,8 @@ pub struct Output {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// The child's peak resident set (VmHWM), as last read while it ran, in KiB.
+    pub peak_rss_kib: Option<u64>,
 }
 
 impl Output {
@@ -122,6 +124,11 @@ pub fn exec() -> Exec {
 impl Exec {
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
+        self
+    }
+
+    pub fn unset(mut self, key: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
         self
     }
 
@@ -199,7 +206,13 @@ impl Exec {
             let _ = stderr.read_to_string(&mut text);
             text
         });
+        let status_file = format!("/proc/{}/status", child.id());
+        let mut peak_rss_kib = None;
         let code = loop {
+            // Read before each wait: once reaped, the process and its numbers are gone.
+            if let Some(kib) = vm_hwm_kib(&status_file) {
+                peak_rss_kib = Some(kib);
+            }
             if let Some(status) = child.try_wait().expect("wait") {
                 break status.code();
             }
@@ -217,6 +230,7 @@ impl Exec {
             stdout: out_reader.join().expect("stdout reader"),
             stderr: err_reader.join().expect("stderr reader"),
             elapsed,
+            peak_rss_kib,
         };
         for secret in &self.secrets {
             assert!(
@@ -272,4 +286,11 @@ fn check_message_style(output: &Output, report: bool) {
             "a failed run says one line: {output:#?}"
         );
     }
+}
+
+/// `VmHWM` from a /proc status file, in KiB.
+fn vm_hwm_kib(status_file: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(status_file).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -1,0 +1,31 @@
+//! Go durations: parsing any text never panics, and every duration formats as text that parses
+//! again (the parser refuses more than 1e18 ns on purpose, so the check stays below that).
+#![no_main]
+
+use std::time::Duration;
+
+use ecr_credential_provider::duration;
+use libfuzzer_sys::fuzz_target;
+
+const PARSEABLE: Duration = Duration::from_nanos(900_000_000_000_000_000);
+
+fuzz_target!(|input: (&str, u64, u32)| {
+    let (text, secs, nanos) = input;
+    if let Some(parsed) = duration::parse(text)
+        && parsed < PARSEABLE
+    {
+        let formatted = duration::format(parsed);
+        assert!(
+            duration::parse(&formatted).is_some(),
+            "{text:?} → {formatted:?}"
+        );
+    }
+    let any = Duration::new(secs, nanos % 1_000_000_000);
+    let formatted = duration::format(any);
+    if any < PARSEABLE {
+        assert!(
+            duration::parse(&formatted).is_some(),
+            "{any:?} → {formatted:?}"
+        );
+    }
+});

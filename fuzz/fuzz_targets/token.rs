@@ -1,0 +1,25 @@
+//! ECR tokens and expiries: any token text decodes or is refused, and any `expiresAt` gives a
+//! cacheDuration the kubelet (Go's time.Duration) can parse.
+#![no_main]
+
+use std::time::{Duration, SystemTime};
+
+use aws_smithy_types::DateTime;
+use ecr_credential_provider::secret::Secret;
+use ecr_credential_provider::{duration, token};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: (&str, f64, u32)| {
+    let (text, expires_at, now_secs) = input;
+    if let Ok(login) = token::decode(&Secret::new(text)) {
+        assert!(!login.username.is_empty() && !login.password.expose().is_empty());
+    }
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(now_secs));
+    let expires_at = SystemTime::try_from(DateTime::from_secs_f64(expires_at)).ok();
+    let cached = token::cache_duration(expires_at, now);
+    assert!(cached <= token::MAX_CACHE_DURATION);
+    if let Some(at) = expires_at {
+        assert!(now + cached <= at || cached.is_zero());
+    }
+    let _ = duration::format(cached);
+});

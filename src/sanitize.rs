@@ -1,0 +1,180 @@
+//! Text that came from elsewhere (the request, a server, a file, the SDK) made safe to repeat:
+//! bounded, one line, control and bidi characters escaped, and every secret the process knows
+//! replaced. Errors and traces pass what they echo through here; `Secret::new` registers each
+//! secret, so "the secrets the process knows" needs no list kept by hand (issue 10).
+
+use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
+
+use crate::secret::REDACTED;
+
+/// How much of a value taken from elsewhere is repeated: an ARN, a code, a path, a host.
+pub const MAX_VALUE_CHARS: usize = 200;
+/// An AWS error message explains the denial (which action, which policy); 200 characters would
+/// cut that in the middle, so messages keep a little more.
+pub const MAX_MESSAGE_CHARS: usize = 400;
+/// Shorter strings are not scrubbed: replacing "AWS" or "1" everywhere would say nothing.
+const MIN_SECRET_CHARS: usize = 6;
+
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Remembers `value` so that `scrub` replaces it wherever it shows up later.
+pub fn remember_secret(value: &str) {
+    let value = value.trim();
+    if value.chars().count() < MIN_SECRET_CHARS {
+        return;
+    }
+    let mut secrets = SECRETS.lock().unwrap_or_else(PoisonError::into_inner);
+    if !secrets.iter().any(|known| known == value) {
+        secrets.push(value.to_owned());
+    }
+}
+
+/// Remembers the secrets the environment hands the process: keys, tokens, and the password of
+/// a proxy URL (`http://user:password@proxy`).
+pub fn remember_environment_secrets(env: impl Fn(&str) -> Option<String>) {
+    for key in [
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    ] {
+        if let Some(value) = env(key) {
+            remember_secret(&value);
+        }
+    }
+    for key in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        let password = env(key).and_then(|url| {
+            let (_, rest) = url.split_once("://")?;
+            let (user_info, _) = rest.rsplit_once('@')?;
+            Some(user_info.split_once(':')?.1.to_owned())
+        });
+        if let Some(password) = password {
+            remember_secret(&password);
+        }
+    }
+}
+
+/// `text` with every remembered secret replaced by the redaction marker.
+pub fn scrub(text: &str) -> String {
+    let secrets = SECRETS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut text = text.to_owned();
+    for secret in secrets.iter() {
+        if text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), REDACTED);
+        }
+    }
+    text
+}
+
+/// Characters that can rewrite what a terminal or log viewer shows: C0/C1 controls (newline,
+/// ESC), and the Unicode marks that reorder or hide text.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
+/// A value for an error or a trace: secrets scrubbed, unsafe characters shown as escapes
+/// (`\n`, `\u{1b}`), at most `MAX_VALUE_CHARS` characters and an ellipsis.
+pub fn value(text: &str) -> String {
+    bounded(&escape(&scrub(text)), MAX_VALUE_CHARS)
+}
+
+/// Free text (a server's message, an error chain): secrets scrubbed, unsafe characters and
+/// runs of whitespace turned into single spaces, at most `MAX_MESSAGE_CHARS` characters.
+pub fn message(text: &str) -> String {
+    let flat: String = scrub(text)
+        .chars()
+        .map(|c| if is_unsafe(c) { ' ' } else { c })
+        .collect();
+    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+    bounded(&flat, MAX_MESSAGE_CHARS)
+}
+
+/// The final safeguard before stderr: scrubbed, and nothing a terminal would act on. Parts were
+/// bounded where they were made; this keeps whatever slipped through on one line.
+pub fn last_line(text: &str) -> String {
+    escape(&scrub(text))
+}
+
+/// Unsafe characters as Rust-style escapes; everything else as it is.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_unsafe(c) {
+            let _ = write!(out, "{}", c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The first `max` characters of `text`, and `…` if there were more.
+pub fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// Whether `text` has a character that `value` would escape.
+pub fn has_unsafe_characters(text: &str) -> bool {
+    text.chars().any(is_unsafe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_and_bounded() {
+        assert_eq!(value("a\nb\u{1b}[31mc"), "a\\nb\\u{1b}[31mc");
+        assert_eq!(value("x\u{202e}y"), "x\\u{202e}y");
+        let long = "é".repeat(10_000);
+        assert_eq!(value(&long).chars().count(), MAX_VALUE_CHARS + 1);
+        assert_eq!(value("arn:aws:iam::1:role/r"), "arn:aws:iam::1:role/r");
+    }
+
+    #[test]
+    fn messages_are_one_bounded_line() {
+        assert_eq!(message("a\nb\r\n\tc  d\u{1b}e"), "a b c d e");
+        assert_eq!(
+            message(&"x".repeat(100_000)).chars().count(),
+            MAX_MESSAGE_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn the_environment_secrets_include_proxy_passwords() {
+        remember_environment_secrets(|key| match key {
+            "HTTPS_PROXY" => Some("http://user:proxy-pass-0123@proxy:3128".into()),
+            "AWS_SESSION_TOKEN" => Some("env-session-token-0123".into()),
+            _ => None,
+        });
+        assert_eq!(
+            message("tunnel to http://user:proxy-pass-0123@proxy with env-session-token-0123"),
+            format!("tunnel to http://user:{REDACTED}@proxy with {REDACTED}")
+        );
+    }
+
+    #[test]
+    fn remembered_secrets_are_scrubbed_and_short_ones_ignored() {
+        remember_secret("sanitize-test-secret-0123");
+        remember_secret("AWS");
+        assert_eq!(
+            message("key sanitize-test-secret-0123 for AWS"),
+            format!("key {REDACTED} for AWS")
+        );
+        assert_eq!(
+            value("\"sanitize-test-secret-0123\""),
+            format!("\"{REDACTED}\"")
+        );
+    }
+}
