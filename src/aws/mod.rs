@@ -218,7 +218,8 @@ impl Session {
     /// endpoint unless the user's own AWS settings say otherwise.
     fn ecr(&self) -> aws_sdk_ecr::Client {
         let mut config = aws_sdk_ecr::config::Builder::from(&self.sdk)
-            .interceptor(AttemptRecorder(self.progress.clone()));
+            .interceptor(AttemptRecorder(self.progress.clone()))
+            .retry_classifier(crate::limits::NoRetryWhenTooLarge);
         if let Api::Private { fips, dual_stack } = self.api
             && !ecr_endpoint_configured(&self.sdk)
         {
