@@ -14,7 +14,7 @@ use crate::cli::{self, Command};
 use crate::deadline::Progress;
 use crate::error::{Error, WAITING_FOR_STDIN};
 use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
-use crate::{aws, check, http, output, plugin, proxy, trace};
+use crate::{aws, check, config_cmd, http, output, plugin, proxy, trace};
 
 /// The whole program: what `main` returns.
 pub fn main() -> ExitCode {
@@ -30,6 +30,16 @@ pub fn main() -> ExitCode {
             output::PROGRAM,
             env!("CARGO_PKG_VERSION")
         )),
+        Command::Config(args) => {
+            return match config_cmd::run(args).and_then(|outcome| {
+                output::stdout(&outcome.stdout).map_err(Error::WriteStdout)?;
+                Ok(outcome.success)
+            }) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(error) => fail(&error),
+            };
+        }
         Command::Provide | Command::Get { .. } | Command::Check { .. } => None,
     };
     if let Some(text) = printed {
@@ -268,7 +278,7 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
                 success: report.pullable,
             })
         }
-        Command::Help(_) | Command::Version => {
+        Command::Help(_) | Command::Version | Command::Config(_) => {
             unreachable!("answered before the runtime starts")
         }
     }

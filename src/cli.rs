@@ -108,6 +108,56 @@ const REQUEST_EXAMPLE: &str = r#"  echo '{"kind":"CredentialProviderRequest",
     "image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/app"}' |
     ecr-credential-provider"#;
 
+/// `config`'s flags, for its help; `config_cmd` parses them (several repeat, and `check`
+/// takes a path).
+const CONFIG_FLAGS: &[Flag] = &[
+    flag(
+        "format",
+        Takes::Value("yaml|json"),
+        "output format (default yaml)",
+    ),
+    flag(
+        "account",
+        Takes::Value("ID"),
+        "only this 12-digit registry id (repeatable)",
+    ),
+    flag(
+        "region",
+        Takes::Value("REGION"),
+        "only this region and its partition (repeatable)",
+    ),
+    flag(
+        "env",
+        Takes::Value("NAME=VALUE"),
+        "add to the provider's env (repeatable)",
+    ),
+    flag(
+        "arg",
+        Takes::Value("ARG"),
+        "add to the provider's args (repeatable)",
+    ),
+    flag(
+        "cache-dir",
+        Takes::Value("DIR"),
+        "share tokens in DIR (ECR_CREDENTIAL_PROVIDER_CACHE_DIR)",
+    ),
+    flag(
+        "service-account",
+        Takes::Nothing,
+        "KEP-4412 tokenAttributes; pods without a role keep the node's",
+    ),
+    flag(
+        "bin-dir",
+        Takes::Value("DIR"),
+        "check: every provider needs an executable DIR/NAME",
+    ),
+    flag(
+        "image",
+        Takes::Value("IMAGE"),
+        "check: which providers the kubelet execs for IMAGE (repeatable)",
+    ),
+];
+
 pub const COMMANDS: &[Spec] = &[
     Spec {
         name: "get-credentials",
@@ -178,6 +228,27 @@ the repository policy). Run it on the node, with the provider config's env.",
             registry_endpoint: m.value("registry-endpoint"),
         },
     },
+    Spec {
+        name: "config",
+        usage: "config [--format yaml|json] [--account ID]... [--region REGION]... [--env NAME=VALUE]...\n         [--arg ARG]... [--cache-dir DIR] [--service-account]\n       config check FILE|DIR [--bin-dir DIR] [--image IMAGE]...",
+        summary: "print a CredentialProviderConfig for ECR, or lint one",
+        args: &[],
+        flags: CONFIG_FLAGS,
+        about: "\
+config prints a CredentialProviderConfig whose matchImages cover every ECR host
+form (commercial, GovCloud, China, ISO, European Sovereign Cloud, FIPS,
+dual-stack, both ECR Public hosts) and nothing else; --account and --region
+narrow it, the others add to the provider. config check reads a config (YAML or
+JSON, a file or the kubelet's directory of them) as the kubelet does and reports
+what it refuses and what would break ECR pulls, each with the field, the pattern
+and the fix; --image says which providers the kubelet would exec for IMAGE.",
+        example: "  ecr-credential-provider config --region us-west-2 > config.yaml\n  ecr-credential-provider config check config.yaml --bin-dir /etc/eks/image-credential-provider \\\n    --image 123456789012.dkr.ecr.us-west-2.amazonaws.com/app",
+        exit_codes: "  0  printed, or no errors found (warnings and notes are printed)
+  1  errors found (the report on stdout names each and its fix), an --image no
+     provider matches, or a file that cannot be read (one line on stderr)
+  2  wrong command line",
+        build: |_| Command::Config(Vec::new()),
+    },
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,6 +266,8 @@ pub enum Command {
         json: bool,
         registry_endpoint: Option<String>,
     },
+    /// `config …`: print or check a CredentialProviderConfig (`config_cmd` reads its arguments).
+    Config(Vec<String>),
     Version,
     /// Help for one command, or the overview.
     Help(Option<&'static str>),
@@ -339,6 +412,20 @@ pub fn parse(
     args: impl IntoIterator<Item = OsString>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Cli, Error> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // `config` reads its own arguments (repeated flags, `check FILE`); help comes from its Spec.
+    if args.first().is_some_and(|arg| arg == "config") {
+        let rest = args[1..]
+            .iter()
+            .map(|arg| text(arg.clone(), "argument"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let command = if rest.iter().any(|arg| arg == "-h" || arg == "--help") {
+            Command::Help(Some("config"))
+        } else {
+            Command::Config(rest)
+        };
+        return Ok(help_cli(command));
+    }
     let matches = lex(args)?;
     let mut warnings = Vec::new();
 

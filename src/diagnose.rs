@@ -34,6 +34,9 @@ pub fn hint(error: &Error) -> Option<String> {
             "write it as http://HOST:PORT (or http://USER:PASSWORD@HOST:PORT), or unset {}",
             error.variable
         ),
+        Error::ReadConfig(_) => {
+            "give the kubelet's --image-credential-provider-config: a file or a directory of *.yaml, *.yml or *.json files".into()
+        }
         Error::Tls(_) => "point AWS_CA_BUNDLE at a readable PEM file of CA certificates, or unset it to trust the system's roots".into(),
         Error::Token { .. } => {
             NOT_ECR.into()

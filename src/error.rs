@@ -10,6 +10,7 @@ use crate::duration;
 use crate::http::TlsError;
 use crate::image::ImageError;
 use crate::proxy::ProxyUrlError;
+use crate::kubelet_config::ReadError;
 use crate::request::RequestError;
 use crate::token::TokenError;
 
@@ -58,6 +59,9 @@ pub enum Error {
         signal: &'static str,
         waiting_for: String,
     },
+    /// `config check` could not read the config file or directory.
+    #[error(transparent)]
+    ReadConfig(#[from] ReadError),
     #[error("could not write the response to stdout: {0}")]
     WriteStdout(io::Error),
 }
