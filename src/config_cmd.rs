@@ -1496,7 +1496,7 @@ mod tests {
     fn lint_text(text: &str) -> Vec<Finding> {
         lint(
             &kubelet_config::decode(&[kubelet_config::Source {
-                name: "c".into(),
+                name: String::new(),
                 text: text.into(),
             }]),
             None,
@@ -1752,7 +1752,7 @@ mod tests {
     #[test]
     fn bin_dir_names_the_missing_executable() {
         let decoded = kubelet_config::decode(&[kubelet_config::Source {
-            name: "c".into(),
+            name: String::new(),
             text: generate(&Options::default()),
         }]);
         for (status, expected) in [

@@ -139,6 +139,7 @@ pub struct Decoded {
 /// One config file: its name (for messages) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
+    /// The file's name in the directory form; empty for a config given as a file.
     pub name: String,
     pub text: String,
 }
@@ -213,7 +214,7 @@ pub fn read_sources(path: &Path) -> Result<Vec<Source>, ReadError> {
                 file.file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
             } else {
-                file.display().to_string()
+                String::new()
             };
             Ok(Source { name, text })
         })
@@ -231,9 +232,8 @@ pub struct ReadError {
 /// Keeps going after a problem, so that a linter can report them all.
 pub fn decode(sources: &[Source]) -> Decoded {
     let mut decoded = Decoded::default();
-    let several = sources.len() > 1;
     for source in sources {
-        let file = several.then(|| source.name.clone());
+        let file = (!source.name.is_empty()).then(|| source.name.clone());
         let mut sink = Sink {
             file: file.clone(),
             problems: Vec::new(),

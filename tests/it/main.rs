@@ -14,6 +14,7 @@ mod support;
 mod cache;
 mod check;
 mod cli;
+mod config;
 mod demo;
 mod ends;
 mod errors;
