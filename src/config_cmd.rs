@@ -586,7 +586,7 @@ pub fn lint(decoded: &Decoded, bin_dir: Option<BinDir<'_>>) -> Vec<Finding> {
             findings.push(Finding {
                 severity,
                 file: p.origin.file.clone(),
-                line: Some(p.origin.line),
+                line: Some(p.origin.line_of(field)),
                 field: p.origin.field(field),
                 message,
                 fix,
@@ -632,7 +632,7 @@ pub fn lint(decoded: &Decoded, bin_dir: Option<BinDir<'_>>) -> Vec<Finding> {
                         .into(),
                 fix: Some(format!("add the provider `{PROVIDER_NAME} config` prints")),
             });
-        } else {
+        } else if findings.iter().all(|f| f.severity != Severity::Error) {
             lint_coverage(config, &mut findings);
         }
     }

@@ -71,6 +71,8 @@ pub struct Origin {
     /// The provider's index in its file's `providers`.
     pub index: usize,
     pub line: usize,
+    /// The line of each field and list item (`matchImages[2]`), for messages.
+    pub lines: Vec<(String, usize)>,
 }
 
 impl Origin {
@@ -82,6 +84,21 @@ impl Origin {
             "."
         };
         format!("providers[{}]{sep}{rest}", self.index)
+    }
+
+    /// The line of `field` (`matchImages[2]`, `tokenAttributes`), else of its parent, else of
+    /// the provider.
+    pub fn line_of(&self, field: &str) -> usize {
+        let mut field = field;
+        loop {
+            if let Some((_, line)) = self.lines.iter().find(|(f, _)| f == field) {
+                return *line;
+            }
+            match field.rfind(['.', '[']) {
+                Some(i) => field = &field[..i],
+                None => return self.line,
+            }
+        }
     }
 }
 
@@ -522,13 +539,22 @@ const TOKEN_FIELDS: Fields<'static> = &[
 ];
 
 fn provider(node: &Node, index: usize, sink: &mut Sink) -> Option<Provider> {
-    let origin = Origin {
+    let mut origin = Origin {
         file: None,
         index,
         line: node.line,
+        lines: Vec::new(),
     };
     let at = origin.field("");
     let fields = object(node, PROVIDER_FIELDS, &at, sink)?;
+    for (key, value) in &fields {
+        origin.lines.push(((*key).to_owned(), value.line));
+        if let Value::Seq(items) = &value.value {
+            for (i, item) in items.iter().enumerate() {
+                origin.lines.push((format!("{key}[{i}]"), item.line));
+            }
+        }
+    }
     let mut provider = Provider {
         origin: origin.clone(),
         ..Provider::default()
@@ -691,7 +717,7 @@ fn validate(config: &Config, problems: &mut Vec<Problem>) {
         let mut push = |field: &str, message: String, fix: Option<String>| {
             problems.push(Problem {
                 file: p.origin.file.clone(),
-                line: Some(p.origin.line),
+                line: Some(p.origin.line_of(field)),
                 field: p.origin.field(field),
                 message,
                 fix,
@@ -772,7 +798,7 @@ fn validate_tokens(p: &Provider, t: &TokenAttributes, problems: &mut Vec<Problem
     let mut push = |field: &str, message: String, fix: Option<String>| {
         problems.push(Problem {
             file: p.origin.file.clone(),
-            line: Some(p.origin.line),
+            line: Some(p.origin.line_of(&format!("tokenAttributes{field}"))),
             field: p.origin.field(&format!("tokenAttributes{field}")),
             message,
             fix,

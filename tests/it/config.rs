@@ -181,7 +181,7 @@ fn the_directory_form_and_the_bin_dir() {
     .unwrap();
     let output = run(&["config", "check", &configs_arg]);
     assert_eq!(output.code, Some(1), "{output:#?}");
-    assert!(output.stdout.contains("20-again.json:5: error: providers[0].name: duplicate provider name \"ecr-credential-provider\", also in 10-ecr.yaml"), "{}", output.stdout);
+    assert!(output.stdout.contains("20-again.json:6: error: providers[0].name: duplicate provider name \"ecr-credential-provider\", also in 10-ecr.yaml"), "{}", output.stdout);
 }
 
 #[test]
