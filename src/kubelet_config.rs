@@ -3,6 +3,12 @@
 //! file-or-directory form (1.34+), and which providers it execs for an image (`matchImages`
 //! globs per DNS label, equal label counts, equal ports, the glob's path a prefix).
 //! Pure except `read_sources`, the one function that reads files. Knows nothing of ECR.
+//!
+//! ```text
+//! let sources = kubelet_config::read_sources(Path::new(path))?;  // a file or a directory
+//! let config = kubelet_config::decode(&sources).into_result()?;  // Err: why the kubelet refuses it
+//! for provider in config.providers_for(image) { /* name, args, env, api_version, … */ }
+//! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
