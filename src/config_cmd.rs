@@ -951,7 +951,7 @@ fn lint_env(p: &Provider, push: &mut impl FnMut(Severity, &str, String, Option<S
             push(
                 Severity::Warning,
                 &field,
-                format!("{name} holds a credential in the kubelet's config, readable by anyone who can read the file"),
+                format!("{} holds a credential in the kubelet's config, readable by anyone who can read the file", name.escape_debug()),
                 Some("use the node's role, or AWS_PROFILE with AWS_SHARED_CREDENTIALS_FILE (mode 0600)".into()),
             );
         }
@@ -959,7 +959,7 @@ fn lint_env(p: &Provider, push: &mut impl FnMut(Severity, &str, String, Option<S
             push(
                 Severity::Warning,
                 &field,
-                format!("{name} is set twice; the last one wins"),
+                format!("{} is set twice; the last one wins", name.escape_debug()),
                 Some("keep one".into()),
             );
         }
@@ -1053,7 +1053,11 @@ pub fn explain_image(config: &Config, image: &str, bin_dir: Option<&str>) -> (St
         );
         if let Some(glob) = p.matched_by(image) {
             let bin = bin_dir.unwrap_or("BIN_DIR").trim_end_matches('/');
-            let _ = writeln!(out, "  {} ({place}), matched by {glob:?}", p.name);
+            let _ = writeln!(
+                out,
+                "  {} ({place}), matched by {glob:?}",
+                p.name.escape_debug()
+            );
             let command: Vec<String> = std::iter::once(format!("{bin}/{}", p.name))
                 .chain(p.args.iter().cloned())
                 .collect();
@@ -1064,7 +1068,12 @@ pub fn explain_image(config: &Config, image: &str, bin_dir: Option<&str>) -> (St
                 } else {
                     value
                 };
-                let _ = writeln!(out, "    env:     {name}={value}");
+                let _ = writeln!(
+                    out,
+                    "    env:     {}={}",
+                    name.escape_debug(),
+                    value.escape_debug()
+                );
             }
             let request = serde_json::json!({"apiVersion": p.api_version, "kind": "CredentialProviderRequest", "image": request_image});
             let _ = writeln!(out, "    request: {request}");
@@ -1092,7 +1101,7 @@ pub fn explain_image(config: &Config, image: &str, bin_dir: Option<&str>) -> (St
                 .iter()
                 .map(|glob| format!("{glob:?}: {}", kubelet_config::url_match(glob, image)))
                 .collect();
-            let _ = writeln!(out, "  not {} ({place}):", p.name);
+            let _ = writeln!(out, "  not {} ({place}):", p.name.escape_debug());
             for line in why {
                 let _ = writeln!(out, "    {line}");
             }

@@ -1705,6 +1705,33 @@ providers:
         assert_eq!(decoded.config.providers.len(), 4);
     }
 
+    /// Every prefix of a config, and many one-character changes to it, decode to an answer
+    /// (no panic) whose problems are one line each, whatever a broken file holds.
+    #[test]
+    fn broken_files_never_panic() {
+        let text = GOOD.replace("12h0m0s", "\"12h0m0s\"");
+        let chars: Vec<char> = text.chars().collect();
+        let mut inputs: Vec<String> = (0..chars.len())
+            .map(|i| chars[..i].iter().collect())
+            .collect();
+        for (i, replacement) in
+            (0..chars.len()).flat_map(|i| ['"', '[', ':', '&', '\t', '\0'].map(|c| (i, c)))
+        {
+            let mut changed = chars.clone();
+            changed[i] = replacement;
+            inputs.push(changed.into_iter().collect());
+        }
+        for input in inputs {
+            let decoded = decode(&[Source {
+                name: String::new(),
+                text: input,
+            }]);
+            for problem in &decoded.problems {
+                assert!(!problem.to_string().contains('\n'), "{problem:?}");
+            }
+        }
+    }
+
     #[test]
     fn qualified_names() {
         for (key, ok) in [
