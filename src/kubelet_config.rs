@@ -266,7 +266,9 @@ pub fn decode(sources: &[Source]) -> Decoded {
                 Some(error.line).filter(|l| *l > 0),
                 "",
                 format!("not YAML or JSON: {}", error.message),
-                None,
+                (error.message.contains("anchor") || error.message.contains("alias")).then(|| {
+                    "quote patterns that start with *, as in \"*.dkr.ecr.*.amazonaws.com\": a plain * starts a YAML alias".into()
+                }),
             ),
             Ok(document) => {
                 if document.more_documents {
@@ -1663,6 +1665,14 @@ providers:
                 "must be a list",
             ),
             (String::new(), "", "empty"),
+            (
+                with(
+                    "[\"*.dkr.ecr.*.amazonaws.com\", \"public.ecr.aws\"]",
+                    "\n      - *.dkr.ecr.*.amazonaws.com",
+                ),
+                "",
+                "quote patterns that start with *",
+            ),
             ("[1, 2]".into(), "", "must be a mapping"),
             (
                 "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\n".into(),
