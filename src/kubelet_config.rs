@@ -1076,7 +1076,7 @@ impl fmt::Display for Match {
             }
             Self::LabelCount { glob, image } => write!(
                 f,
-                "the pattern's host has {glob} DNS labels and the image's {image}: `*` never spans a dot"
+                "the pattern's host has {glob} DNS labels and the image's {image} (the kubelet matches label by label)"
             ),
             Self::Path { glob } => write!(f, "the image's path does not start with {glob:?}"),
             Self::Label { index, glob, image } => {
