@@ -651,13 +651,9 @@ fn finding(severity: Severity, p: &kubelet_config::Problem) -> Finding {
     }
 }
 
-fn host_labels(url: &SchemelessUrl) -> Vec<&str> {
-    url.labels()
-}
-
 fn glob_reaches_ecr(glob: &str) -> bool {
     kubelet_config::parse_schemeless_url(glob)
-        .is_ok_and(|url| FORMS.iter().any(|f| could_match(&host_labels(&url), f)))
+        .is_ok_and(|url| FORMS.iter().any(|f| could_match(&url.labels(), f)))
 }
 
 fn lint_globs(
@@ -681,7 +677,7 @@ fn lint_globs(
             );
             continue;
         }
-        let labels = host_labels(&url);
+        let labels = url.labels();
         if let Some(bad) = labels
             .iter()
             .find(|l| kubelet_config::glob_match(l, "").is_err())
