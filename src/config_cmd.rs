@@ -563,10 +563,10 @@ pub enum Executable {
     Missing,
 }
 
-/// Every finding for a decoded config; `bin_dir` gives (dir, status of each provider's name).
 /// `--bin-dir`: the directory, and what it holds under a provider's name.
 pub type BinDir<'a> = (&'a str, &'a dyn Fn(&str) -> Executable);
 
+/// Every finding for a decoded config, errors first.
 pub fn lint(decoded: &Decoded, bin_dir: Option<BinDir<'_>>) -> Vec<Finding> {
     let mut findings: Vec<Finding> = decoded
         .problems
