@@ -605,23 +605,20 @@ fn cache_duration(node: &Node, at: &str, sink: &mut Sink) -> Option<Duration> {
         );
     };
     // Go's ParseDuration: a unit on every number, except a lone "0".
-    let unitless = text
-        .trim_start_matches(['-', '+'])
-        .bytes()
-        .all(|b| b.is_ascii_digit());
-    if text.starts_with('-') && duration::parse(&text[1..]).is_some_and(|d| !d.is_zero()) {
-        invalid(
-            sink,
-            "is negative: defaultCacheDuration must be greater than or equal to 0",
-        );
+    let bare = text.trim_start_matches(['-', '+']);
+    if bare.bytes().all(|b| b.is_ascii_digit()) && bare.bytes().any(|b| b != b'0') {
+        invalid(sink, "has no unit: Go's duration syntax needs one");
         return None;
     }
-    match duration::parse(text.trim_start_matches('-')) {
-        Some(d) if !unitless || d.is_zero() => Some(d),
-        Some(_) => {
-            invalid(sink, "has no unit: Go's duration syntax needs one");
+    match duration::parse(text.strip_prefix('-').unwrap_or(&text)) {
+        Some(d) if text.starts_with('-') && !d.is_zero() => {
+            invalid(
+                sink,
+                "is negative: defaultCacheDuration must be greater than or equal to 0",
+            );
             None
         }
+        Some(d) => Some(d),
         None => {
             invalid(sink, "is not a Go duration");
             None
