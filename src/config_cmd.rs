@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cache::CACHE_DIR_ENV;
 use crate::duration;
 use crate::error::Error;
 use crate::image::{self, RegistryKind};
@@ -20,8 +21,6 @@ pub const PROVIDER_NAME: &str = "ecr-credential-provider";
 pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
 pub const AUDIENCE: &str = "sts.amazonaws.com";
 pub const DEFAULT_CACHE_DURATION: &str = "12h0m0s";
-/// Where a shared token cache lives when `--cache-dir` is given (read by the provider).
-pub const CACHE_DIR_ENV: &str = "ECR_CREDENTIAL_PROVIDER_CACHE_DIR";
 /// ECR tokens live 12 hours: a longer default cache would outlive them.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 

@@ -9,8 +9,8 @@ use crate::aws::AwsError;
 use crate::duration;
 use crate::http::TlsError;
 use crate::image::ImageError;
-use crate::proxy::ProxyUrlError;
 use crate::kubelet_config::ReadError;
+use crate::proxy::ProxyUrlError;
 use crate::request::RequestError;
 use crate::token::TokenError;
 
