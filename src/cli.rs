@@ -139,22 +139,22 @@ const CONFIG_FLAGS: &[Flag] = &[
     flag(
         "cache-dir",
         Takes::Value("DIR"),
-        "share tokens in DIR (ECR_CREDENTIAL_PROVIDER_CACHE_DIR)",
+        "the printed provider shares tokens in DIR",
     ),
     flag(
         "service-account",
         Takes::Nothing,
-        "KEP-4412 tokenAttributes; pods without a role keep the node's",
+        "KEP-4412 tokenAttributes, node role kept",
     ),
     flag(
         "bin-dir",
         Takes::Value("DIR"),
-        "check: every provider needs an executable DIR/NAME",
+        "check: DIR/NAME must be executable",
     ),
     flag(
         "image",
         Takes::Value("IMAGE"),
-        "check: which providers the kubelet execs for IMAGE (repeatable)",
+        "check: providers the kubelet execs for IMAGE",
     ),
 ];
 
@@ -230,22 +230,16 @@ the repository policy). Run it on the node, with the provider config's env.",
     },
     Spec {
         name: "config",
-        usage: "config [--format yaml|json] [--account ID]... [--region REGION]... [--env NAME=VALUE]...\n         [--arg ARG]... [--cache-dir DIR] [--service-account]\n       config check FILE|DIR [--bin-dir DIR] [--image IMAGE]...",
-        summary: "print a CredentialProviderConfig for ECR, or lint one",
+        usage: "config [FLAGS]\n       ecr-credential-provider config check PATH [--bin-dir DIR] [--image IMAGE]",
+        summary: "print or lint a provider config",
         args: &[],
         flags: CONFIG_FLAGS,
         about: "\
-config prints a CredentialProviderConfig whose matchImages cover every ECR host
-form (commercial, GovCloud, China, ISO, European Sovereign Cloud, FIPS,
-dual-stack, both ECR Public hosts) and nothing else; --account and --region
-narrow it, the others add to the provider. config check reads a config (YAML or
-JSON, a file or the kubelet's directory of them) as the kubelet does and reports
-what it refuses and what would break ECR pulls, each with the field, the pattern
-and the fix; --image says which providers the kubelet would exec for IMAGE.",
-        example: "  ecr-credential-provider config --region us-west-2 > config.yaml\n  ecr-credential-provider config check config.yaml --bin-dir /etc/eks/image-credential-provider \\\n    --image 123456789012.dkr.ecr.us-west-2.amazonaws.com/app",
+Prints a CredentialProviderConfig whose matchImages cover every ECR host form;
+config check lints one: what the kubelet refuses, what breaks ECR pulls, fixes.",
+        example: "  ecr-credential-provider config --region us-west-2 > config.yaml\n  ecr-credential-provider config check config.yaml --image public.ecr.aws/a/b",
         exit_codes: "  0  printed, or no errors found (warnings and notes are printed)
-  1  errors found (the report on stdout names each and its fix), an --image no
-     provider matches, or a file that cannot be read (one line on stderr)
+  1  errors, an --image no provider matches, or an unreadable PATH
   2  wrong command line",
         build: |_| Command::Config(Vec::new()),
     },
@@ -407,25 +401,40 @@ fn required_value(parser: &mut lexopt::Parser, shown: &str, name: &str) -> Resul
     text(next.ok_or_else(missing)?, shown)
 }
 
+/// `config` reads its own arguments (repeated flags, `check FILE`); its help comes from its Spec.
+fn config_command(args: &[OsString]) -> Result<Option<Command>, Error> {
+    if args.first().is_none_or(|arg| arg != "config") {
+        return Ok(None);
+    }
+    let rest = args[1..]
+        .iter()
+        .map(|arg| text(arg.clone(), "argument"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(
+        if rest.iter().any(|arg| arg == "-h" || arg == "--help") {
+            Command::Help(Some("config"))
+        } else {
+            Command::Config(rest)
+        },
+    ))
+}
+
 /// Parses `args` (without the program name); `env` reads our own environment variables.
 pub fn parse(
     args: impl IntoIterator<Item = OsString>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Cli, Error> {
     let args: Vec<OsString> = args.into_iter().collect();
-    // `config` reads its own arguments (repeated flags, `check FILE`); help comes from its Spec.
-    if args.first().is_some_and(|arg| arg == "config") {
-        let rest = args[1..]
-            .iter()
-            .map(|arg| text(arg.clone(), "argument"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let command = if rest.iter().any(|arg| arg == "-h" || arg == "--help") {
-            Command::Help(Some("config"))
-        } else {
-            Command::Config(rest)
-        };
-        return Ok(help_cli(command));
+    match config_command(&args)? {
+        Some(command) => Ok(help_cli(command)),
+        None => parse_command_line(args, env),
     }
+}
+
+fn parse_command_line(
+    args: Vec<OsString>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Cli, Error> {
     let matches = lex(args)?;
     let mut warnings = Vec::new();
 
@@ -759,7 +768,7 @@ fn wrap(text: &str, indent: &str, width: usize) -> String {
 }
 
 fn short_usage(spec: &Spec) -> String {
-    if spec.args.is_empty() {
+    if spec.name == COMMANDS[0].name {
         "[FLAGS] < REQUEST".to_owned()
     } else {
         format!("{} {}", spec.name, spec.args.join(" "))

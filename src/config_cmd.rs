@@ -24,41 +24,6 @@ pub const DEFAULT_CACHE_DURATION: &str = "12h0m0s";
 /// ECR tokens live 12 hours: a longer default cache would outlive them.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
-pub const HELP: &str = "\
-ecr-credential-provider config: print a kubelet CredentialProviderConfig for ECR, or lint one
-
-Usage:
-  ecr-credential-provider config [OPTIONS]
-  ecr-credential-provider config check FILE|DIR [--bin-dir DIR] [--image IMAGE]...
-
-config prints a config whose matchImages cover every ECR host form (commercial, GovCloud,
-China, ISO, European Sovereign Cloud, FIPS, dual-stack, ECR Public) and nothing else:
-  --format yaml|json     output format (default yaml)
-  --account ID           only this 12-digit registry id (repeatable)
-  --region REGION        only this region, and its partition's host forms (repeatable)
-  --env NAME=VALUE       add to the provider's environment (repeatable)
-  --arg ARG              add to the provider's arguments (repeatable)
-  --cache-dir DIR        share tokens between execs in DIR (sets ECR_CREDENTIAL_PROVIDER_CACHE_DIR)
-  --service-account      KEP-4412 tokenAttributes: pods' service-account tokens assume the role in
-                         their eks.amazonaws.com/ecr-role-arn annotation; pods without it keep
-                         the node's role
-
-config check reads a config file (YAML or JSON) or the kubelet's directory form and reports
-what the kubelet refuses and what would break ECR pulls, each with the field and the fix:
-  --bin-dir DIR          the kubelet's --image-credential-provider-bin-dir: every provider
-                         needs an executable DIR/NAME
-  --image IMAGE          which providers the kubelet would exec for IMAGE, with args and env
-                         (repeatable)
-
-Examples:
-  ecr-credential-provider config --region us-west-2 > /etc/eks/image-credential-provider/config.yaml
-  ecr-credential-provider config check /etc/eks/image-credential-provider/config.json \\
-      --bin-dir /etc/eks/image-credential-provider --image 123456789012.dkr.ecr.us-west-2.amazonaws.com/app
-
-Exit codes: 0 printed, or no errors found; 1 errors found, a file unreadable, or an --image
-no provider matches; 2 a wrong command line.
-";
-
 /// What `run` prints on stdout, and whether the answer is yes (no errors).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -1240,7 +1205,7 @@ fn parse_args(args: &[String]) -> Result<Command, Error> {
 pub fn run(args: &[String]) -> Result<Outcome, Error> {
     match parse_args(args)? {
         Command::Help => Ok(Outcome {
-            stdout: HELP.into(),
+            stdout: crate::cli::help(Some("config")),
             success: true,
         }),
         Command::Generate(options) => Ok(Outcome {
