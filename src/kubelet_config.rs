@@ -204,7 +204,7 @@ pub fn read_sources(path: &Path) -> Result<Vec<Source>, ReadError> {
             let wanted = file
                 .extension()
                 .is_some_and(|ext| ext == "json" || ext == "yaml" || ext == "yml");
-            if wanted && !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            if wanted && std::fs::metadata(&file).is_ok_and(|m| m.is_file()) {
                 files.push(file);
             }
         }
@@ -215,8 +215,14 @@ pub fn read_sources(path: &Path) -> Result<Vec<Source>, ReadError> {
                 std::io::Error::other("no *.json, *.yaml or *.yml file in this directory"),
             ));
         }
-    } else {
+    } else if metadata.is_file() {
         files.push(path.to_owned());
+    } else {
+        // A FIFO or a device would block the read or never end.
+        return Err(read_error(
+            path,
+            std::io::Error::other("not a regular file or a directory"),
+        ));
     }
     let in_dir = metadata.is_dir();
     files

@@ -206,6 +206,11 @@ fn bad_command_lines_and_unreadable_paths_are_one_line_on_stderr() {
             1,
             "no *.json, *.yaml or *.yml file",
         ),
+        (
+            &["config", "check", "/dev/null"],
+            1,
+            "not a regular file or a directory",
+        ),
     ] {
         let output = run(args);
         assert_eq!(output.code, Some(code), "{args:?}: {output:#?}");
