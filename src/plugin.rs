@@ -97,7 +97,7 @@ pub async fn answer(
             registry.host
         ),
     }
-    let web_identity = web_identity(&request, role_arn_env)?;
+    let web_identity = web_identity(&request, role_arn_env.as_deref())?;
     let session = Session::open(&registry, web_identity.as_ref(), settings, progress).await?;
     info!(source = %session.credential_source, region = %session.region, "credentials");
 
@@ -210,43 +210,87 @@ pub fn rfc3339(at: SystemTime) -> String {
         .unwrap_or_default()
 }
 
-/// KEP-4412: with a service-account token, the role comes from the ECR role annotation, then
-/// the IRSA annotation, then `AWS_ECR_ROLE_ARN`. With no role the token is ignored, as upstream.
+/// Which role a service-account token is traded for, and why: `check` and the trace say both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleChoice {
+    /// `None`: node credentials (the default chain).
+    pub role_arn: Option<String>,
+    pub reason: String,
+}
+
+/// KEP-4412, upstream's precedence to the letter: the annotation `eks.amazonaws.com/ecr-role-arn`
+/// when present — present but empty means node credentials, so one service account can opt out
+/// of a node-wide `AWS_ECR_ROLE_ARN` — else the IRSA annotation (ours alone), else
+/// `AWS_ECR_ROLE_ARN`, else node credentials.
+pub fn choose_role(
+    annotations: &BTreeMap<String, String>,
+    role_arn_env: Option<&str>,
+) -> Result<RoleChoice, Error> {
+    let chosen = |role_arn: &str, reason: String| -> Result<RoleChoice, Error> {
+        if !is_role_arn(role_arn) {
+            return Err(Error::InvalidRoleArn {
+                value: sanitize::value(role_arn),
+                origin: reason,
+            });
+        }
+        Ok(RoleChoice {
+            role_arn: Some(role_arn.to_owned()),
+            reason,
+        })
+    };
+    let env = role_arn_env.filter(|value| !value.is_empty());
+    match annotations.get(ECR_ROLE_ARN_ANNOTATION) {
+        Some(value) if value.is_empty() => Ok(RoleChoice {
+            role_arn: None,
+            reason: format!(
+                "annotation {ECR_ROLE_ARN_ANNOTATION} is present but empty: node credentials{}",
+                if env.is_some() {
+                    format!(", not {ROLE_ARN_ENV}")
+                } else {
+                    String::new()
+                }
+            ),
+        }),
+        Some(value) => chosen(value, format!("annotation {ECR_ROLE_ARN_ANNOTATION}")),
+        None => match (
+            annotations
+                .get(ROLE_ARN_ANNOTATION)
+                .filter(|v| !v.is_empty()),
+            env,
+        ) {
+            (Some(value), _) => chosen(
+                value,
+                format!("annotation {ROLE_ARN_ANNOTATION} ({ECR_ROLE_ARN_ANNOTATION} is absent)"),
+            ),
+            (None, Some(value)) => chosen(value, format!("{ROLE_ARN_ENV} (no role annotation)")),
+            (None, None) => Ok(RoleChoice {
+                role_arn: None,
+                reason: format!(
+                    "no role annotation and no {ROLE_ARN_ENV}: the token is ignored, node credentials"
+                ),
+            }),
+        },
+    }
+}
+
+/// The role to assume for `request`, if it carries a service-account token and names one.
 fn web_identity(
     request: &Request,
-    role_arn_env: Option<String>,
+    role_arn_env: Option<&str>,
 ) -> Result<Option<WebIdentity>, Error> {
     let Some(token) = &request.service_account_token else {
         return Ok(None);
     };
-    let annotation = |key: &str| {
-        request
-            .service_account_annotations
-            .get(key)
-            .filter(|value| !value.is_empty())
-            .map(|value| (value.clone(), format!("annotation {key}")))
-    };
-    let role = annotation(ECR_ROLE_ARN_ANNOTATION)
-        .or_else(|| annotation(ROLE_ARN_ANNOTATION))
-        .or_else(|| {
-            role_arn_env
-                .filter(|v| !v.is_empty())
-                .map(|v| (v, ROLE_ARN_ENV.to_owned()))
-        });
-    let Some((role_arn, origin)) = role else {
-        info!(
-            "a service-account token came without a role ARN; using the default credential chain"
-        );
-        return Ok(None);
-    };
-    if !is_role_arn(&role_arn) {
-        return Err(Error::InvalidRoleArn {
-            value: sanitize::value(&role_arn),
-            origin,
-        });
+    let choice = choose_role(&request.service_account_annotations, role_arn_env)?;
+    match &choice.role_arn {
+        Some(role_arn) => {
+            info!(role_arn = %role_arn, why = %choice.reason, "assuming role with the service-account token");
+        }
+        None => {
+            info!(why = %choice.reason, "a service-account token came without a role ARN; using the default credential chain");
+        }
     }
-    debug!(role_arn = %role_arn, from = %origin, "assuming role with the service-account token");
-    Ok(Some(WebIdentity {
+    Ok(choice.role_arn.map(|role_arn| WebIdentity {
         role_arn,
         token: token.clone(),
     }))
@@ -286,7 +330,7 @@ mod tests {
     #[test]
     fn role_precedence_ecr_annotation_then_irsa_annotation_then_env() {
         let role = |req: &Request, env: Option<&str>| {
-            web_identity(req, env.map(str::to_owned))
+            web_identity(req, env)
                 .unwrap()
                 .map(|identity| identity.role_arn)
         };
@@ -304,6 +348,19 @@ mod tests {
         assert_eq!(role(&none, Some(ROLE_C)).as_deref(), Some(ROLE_C));
         assert_eq!(role(&none, None), None);
         assert_eq!(role(&none, Some("")), None);
+        // Present but empty: node credentials, never the env role nor the IRSA annotation.
+        let opt_out = request(
+            Some("jwt"),
+            &[(ECR_ROLE_ARN_ANNOTATION, ""), (ROLE_ARN_ANNOTATION, ROLE_B)],
+        );
+        assert_eq!(role(&opt_out, Some(ROLE_C)), None);
+        let choice = choose_role(&opt_out.service_account_annotations, Some(ROLE_C)).unwrap();
+        assert!(
+            choice.reason.contains("present but empty") && choice.reason.contains(ROLE_ARN_ENV),
+            "{choice:?}"
+        );
+        let empty_irsa = request(Some("jwt"), &[(ROLE_ARN_ANNOTATION, "")]);
+        assert_eq!(role(&empty_irsa, Some(ROLE_C)).as_deref(), Some(ROLE_C));
         let no_token = request(None, &[(ECR_ROLE_ARN_ANNOTATION, ROLE_A)]);
         assert_eq!(role(&no_token, Some(ROLE_C)), None);
     }

@@ -111,6 +111,37 @@ fn without_a_role_the_token_is_ignored_and_the_default_chain_used() {
     );
 }
 
+/// Upstream (v1.35+): a present but empty annotation opts the service account out of the
+/// node-wide AWS_ECR_ROLE_ARN, onto node credentials; the trace says why.
+#[test]
+fn an_empty_role_annotation_means_node_credentials_not_the_env_role() {
+    let server = aws();
+    let output = run_with(
+        &server,
+        serde_json::json!({"eks.amazonaws.com/ecr-role-arn": "", "eks.amazonaws.com/role-arn": ROLE}),
+    )
+    .keys()
+    .env("AWS_ECR_ROLE_ARN", ROLE)
+    .arg("--v=2")
+    .run();
+    output.json();
+    assert!(server.calls("AssumeRoleWithWebIdentity").is_empty());
+    assert_eq!(
+        server.calls("GetAuthorizationToken")[0]
+            .signed_scope()
+            .unwrap()
+            .0,
+        ACCESS_KEY
+    );
+    assert!(
+        output.stderr.contains(
+            "annotation eks.amazonaws.com/ecr-role-arn is present but empty: node credentials, not AWS_ECR_ROLE_ARN"
+        ),
+        "{}",
+        output.stderr
+    );
+}
+
 #[test]
 fn a_refused_role_names_the_role_and_the_trust_policy() {
     let server = FakeAws::start(|_| {

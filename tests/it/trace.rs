@@ -97,6 +97,10 @@ fn json_trace_from_the_environment_is_one_object_per_line() {
         ROLE
     );
     assert_eq!(
+        event("assuming role with the service-account token")["why"],
+        "annotation eks.amazonaws.com/ecr-role-arn"
+    );
+    assert_eq!(
         event("credentials")["source"],
         format!("assumed role {ROLE}")
     );
