@@ -14,6 +14,7 @@ use crate::cli::{self, Command};
 use crate::deadline::Progress;
 use crate::error::{Error, WAITING_FOR_STDIN};
 use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
+use crate::secret::Secret;
 use crate::{aws, check, config_cmd, http, output, plugin, proxy, trace};
 
 /// The whole program: what `main` returns.
@@ -259,14 +260,35 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
             image,
             json,
             registry_endpoint,
+            service_account_token_file,
+            role_arn,
         } => {
-            let report = check::check(
-                image,
-                registry_endpoint.as_deref(),
+            if role_arn.is_some() && service_account_token_file.is_none() {
+                return Err(Error::Usage(
+                    "check: --role-arn needs --service-account-token-file (a role is assumed with a pod's token)".into(),
+                ));
+            }
+            let pod = match service_account_token_file {
+                None => None,
+                Some(path) => Some(check::Pod {
+                    token: read_token(path)?,
+                    role_arn: role_arn.clone(),
+                }),
+            };
+            let options = check::Options {
+                image: image.clone(),
+                registry_endpoint: registry_endpoint.clone(),
+                pod,
+                role_arn_env,
+                timeout: cli.timeout,
+            };
+            // Boxed: the check's state is large, and the kubelet path need not carry it.
+            let report = Box::pin(check::check(
+                &options,
                 &settings,
                 progress,
                 SystemTime::now(),
-            )
+            ))
             .await?;
             let stdout = if *json {
                 report.to_json()
@@ -296,6 +318,21 @@ fn open_cache(cli: &cli::Cli) -> Option<Cache> {
             );
         })
         .ok()
+}
+
+/// A service-account token file, as a projected volume holds it (one line, maybe a newline).
+fn read_token(path: &str) -> Result<Secret, Error> {
+    let read_error = |source| Error::ReadFile {
+        what: "service-account token file",
+        path: path.to_owned(),
+        source,
+    };
+    let text = std::fs::read_to_string(path).map_err(read_error)?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(read_error(std::io::Error::other("it is empty")));
+    }
+    Ok(Secret::new(token))
 }
 
 /// Reads stdin on a thread of its own, so the deadline still holds if the writer never closes it.

@@ -196,7 +196,7 @@ gets a token as the kubelet's exec would, and prints the response.",
     },
     Spec {
         name: "check",
-        usage: "check IMAGE [--json] [--registry-endpoint URL]",
+        usage: "check IMAGE [--json] [--registry-endpoint URL] [--service-account-token-file FILE [--role-arn ARN]]",
         summary: "can this identity pull IMAGE?",
         args: &["IMAGE"],
         flags: &[
@@ -210,13 +210,30 @@ gets a token as the kubelet's exec would, and prints the response.",
                 Takes::Value("URL"),
                 "probe the registry at URL, not the image's host",
             ),
+            flag(
+                "service-account-token-file",
+                Takes::Value("FILE"),
+                "check as a pod with this token (KEP-4412)",
+            ),
+            flag(
+                "role-arn",
+                Takes::Value("ARN"),
+                "the pod's ecr-role-arn annotation (empty: none)",
+            ),
         ],
         about: "\
 Tries each step a pull of IMAGE takes, with the credentials the kubelet's exec
-would use: who they are (STS GetCallerIdentity), the token, BatchGetImage, a
-layer's download URL, then the manifest and a layer from the registry. For each
-failure it says the cause and the fix (the policy to attach; across accounts,
-the repository policy). Run it on the node, with the provider config's env.",
+would use: who they are (STS GetCallerIdentity), the token, BatchGetImage (or
+the pull-through cache rule that creates a missing repository), a layer's
+download URL, then the image's own registry (https://HOST, with the login its
+challenge asks for), the manifest and a layer. Each step has a share of
+--timeout; a slow one is reported as timed out and the report still prints.
+For each failure it says the cause and the fix (the policy to attach; across
+accounts, the repository policy; the VPC endpoint a route needs). With
+--service-account-token-file, every step runs as the role the provider would
+assume for a pod with that token; --role-arn stands for the pod's
+eks.amazonaws.com/ecr-role-arn annotation. Run it on the node, with the
+provider config's env.",
         example: "  ecr-credential-provider check \\\n    123456789012.dkr.ecr.us-west-2.amazonaws.com/app:v1",
         exit_codes: "  0  every step passed: this identity can pull IMAGE
   1  a step failed (the report on stdout says which, why, and the fix),
@@ -226,6 +243,8 @@ the repository policy). Run it on the node, with the provider config's env.",
             image: m.arg(0),
             json: m.flag("json"),
             registry_endpoint: m.value("registry-endpoint"),
+            service_account_token_file: m.value("service-account-token-file"),
+            role_arn: m.value("role-arn"),
         },
     },
     Spec {
@@ -259,6 +278,10 @@ pub enum Command {
         image: String,
         json: bool,
         registry_endpoint: Option<String>,
+        /// A pod's service-account token, to check as the role the provider would assume.
+        service_account_token_file: Option<String>,
+        /// The pod's `eks.amazonaws.com/ecr-role-arn` annotation (empty: node credentials).
+        role_arn: Option<String>,
     },
     /// `config …`: print or check a CredentialProviderConfig (`config_cmd` reads its arguments).
     Config(Vec<String>),
@@ -904,6 +927,8 @@ mod tests {
                 image: "public.ecr.aws/x".into(),
                 json: true,
                 registry_endpoint: Some("http://127.0.0.1:5000".into()),
+                service_account_token_file: None,
+                role_arn: None,
             },
         );
         for args in [

@@ -1,10 +1,12 @@
 //! Error → the likely cause and what to do about it, in words a node operator can act on.
-//! Pure: reads only the error. `check` and the one-line failure share these texts.
+//! Pure: reads only what it is given. Every cause and fix text lives here: the one-line
+//! failure's hint and each `check` step's advice.
 
 use std::fmt::Write as _;
 
-use crate::aws::{AwsError, CallerIdentity, Failure};
+use crate::aws::{AwsError, CallerIdentity, Failure, PullThroughRule};
 use crate::error::{Error, WAITING_FOR_STDIN};
+use crate::registry::Unreached;
 use crate::request::RequestError;
 
 pub const PULL_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
@@ -26,7 +28,7 @@ pub fn hint(error: &Error) -> Option<String> {
             "to try it by hand, `ecr-credential-provider get IMAGE` builds the request for you".into()
         }
         Error::Request(_) => r#"the kubelet writes {"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"HOST/REPOSITORY"}; by hand, `ecr-credential-provider get IMAGE` builds it"#.into(),
-        Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) | Error::Startup(_) | Error::Interrupted { .. } => {
+        Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) | Error::Startup(_) | Error::Interrupted { .. } | Error::ReadFile { .. } => {
             return None;
         }
         Error::Aws(aws) => return aws_hint(aws),
@@ -70,7 +72,7 @@ fn usage_hint(message: &str) -> String {
     }
 }
 
-fn aws_hint(error: &AwsError) -> Option<String> {
+pub fn aws_hint(error: &AwsError) -> Option<String> {
     let text = match error {
         AwsError::NoRegion { .. } => {
             "set AWS_REGION in this provider's env in the CredentialProviderConfig, or pull through an ECR host (ACCOUNT.dkr.ecr.REGION.amazonaws.com)".into()
@@ -141,6 +143,378 @@ pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
         Failure::Other { .. } => return None,
     };
     Some(text)
+}
+
+/// What `check` says under a step: the likely cause and the fix.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Advice {
+    pub cause: Option<String>,
+    pub fix: Option<String>,
+}
+
+impl Advice {
+    pub fn new(cause: impl Into<String>, fix: Option<String>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            fix,
+        }
+    }
+
+    pub fn fix(fix: Option<String>) -> Self {
+        Self { cause: None, fix }
+    }
+}
+
+/// Where a request goes, for naming the route (and the VPC endpoint) it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The ECR API (`api.ecr.REGION.amazonaws.com`).
+    EcrApi,
+    /// The registry (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`).
+    EcrDkr,
+    /// ECR's layer storage in S3, where a layer download is redirected.
+    LayerStorage,
+    Sts,
+    /// ECR Public's API and registry.
+    EcrPublic,
+    /// A registry that is not ECR.
+    Other,
+}
+
+/// Where the image lives, for naming VPC endpoints and ARNs.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub region: &'a str,
+    pub partition: &'a str,
+}
+
+impl Place<'_> {
+    fn vpc_endpoint(&self, service: &str) -> String {
+        let prefix = if self.partition == "aws-cn" {
+            "cn.com.amazonaws"
+        } else {
+            "com.amazonaws"
+        };
+        format!("{prefix}.{}.{service}", self.region)
+    }
+}
+
+/// How to give the node a route to `endpoint`.
+pub fn route_fix(endpoint: Endpoint, place: Place<'_>) -> String {
+    let interface = |service: &str| {
+        format!(
+            "check the node's route to it: in a VPC without internet access, the interface VPC endpoint {} with private DNS enabled, and a security group that allows HTTPS from the node; behind a proxy, HTTPS_PROXY and NO_PROXY",
+            place.vpc_endpoint(service)
+        )
+    };
+    match endpoint {
+        Endpoint::EcrApi => interface("ecr.api"),
+        Endpoint::EcrDkr => interface("ecr.dkr"),
+        Endpoint::Sts => interface("sts"),
+        Endpoint::LayerStorage => format!(
+            "layers download from S3: in a VPC without internet access, the S3 gateway endpoint {} in the node's route table; behind a proxy, HTTPS_PROXY and NO_PROXY",
+            place.vpc_endpoint("s3")
+        ),
+        Endpoint::EcrPublic => "ECR Public has no VPC endpoint: the node needs a route to the internet (a NAT gateway) or a proxy in HTTPS_PROXY".into(),
+        Endpoint::Other => NETWORK.into(),
+    }
+}
+
+/// An AWS call that failed, in a `check` step.
+pub fn api_failure(
+    failure: &Failure,
+    action: &str,
+    endpoint: Endpoint,
+    place: Place<'_>,
+) -> Advice {
+    match failure {
+        Failure::Unreachable { cause, .. } if cause.contains("certificate") => {
+            Advice::fix(Some(UNTRUSTED.into()))
+        }
+        Failure::Timeout { .. } | Failure::Unreachable { .. } => {
+            Advice::fix(Some(route_fix(endpoint, place)))
+        }
+        _ => Advice::fix(failure_hint(failure, action)),
+    }
+}
+
+/// A step that ran out of its share of the deadline.
+pub fn timed_out(endpoint: Endpoint, place: Place<'_>) -> Advice {
+    Advice::new(
+        "no answer in time: usually no route to the endpoint, or a firewall or proxy that drops the connection",
+        Some(route_fix(endpoint, place)),
+    )
+}
+
+/// A registry request that got no HTTP answer.
+pub fn unreached(unreached: &Unreached, endpoint: Endpoint, place: Place<'_>) -> Advice {
+    let route = || Some(route_fix(endpoint, place));
+    match unreached {
+        Unreached::Resolve { host, .. } => {
+            let mut fix = route_fix(endpoint, place);
+            if matches!(endpoint, Endpoint::EcrDkr | Endpoint::EcrApi) {
+                fix.push_str("; without the VPC endpoint's private DNS, ECR names resolve only through public DNS");
+            }
+            Advice::new(format!("DNS has no address for {host}"), Some(fix))
+        }
+        Unreached::Connect { cause, .. } if cause.contains("certificate") => Advice::new(
+            "the registry's TLS certificate is not trusted",
+            Some(UNTRUSTED.into()),
+        ),
+        Unreached::Connect {
+            host,
+            timeout: true,
+            ..
+        } => Advice::new(format!("{host} did not answer in time"), route()),
+        Unreached::Connect { host, .. } => Advice::new(format!("no connection to {host}"), route()),
+        Unreached::Invalid { .. } => Advice::default(),
+    }
+}
+
+/// BatchGetImage or GetDownloadUrlForLayer denied.
+pub fn repository_denied(
+    repository_arn: &str,
+    registry_id: &str,
+    caller: Option<&CallerIdentity>,
+) -> Advice {
+    Advice::new(
+        "these credentials may get a token but not read this repository: a token does not grant pull rights",
+        Some(pull_fix(repository_arn, registry_id, caller)),
+    )
+}
+
+pub fn layers_denied(
+    repository_arn: &str,
+    registry_id: &str,
+    caller: Option<&CallerIdentity>,
+) -> Advice {
+    Advice::new(
+        "these credentials may read the manifest but not download its layers",
+        Some(pull_fix(repository_arn, registry_id, caller)),
+    )
+}
+
+pub fn image_missing(repository: &str, reference: &str, registry_id: &str, region: &str) -> Advice {
+    Advice::new(
+        format!("repository {repository} has no image {reference}"),
+        Some(format!(
+            "check the tag or digest; list them with `aws ecr describe-images --registry-id {registry_id} --repository-name {repository} --region {region}`"
+        )),
+    )
+}
+
+pub fn repository_missing(repository: &str, registry_id: &str, region: &str) -> Advice {
+    Advice::new(
+        format!("there is no repository {repository} in registry {registry_id} in {region}, and no pull-through cache rule covers it"),
+        Some("check the repository name, and the account and region in the image's host; for a mirror, create a pull-through cache rule for its first path segment".into()),
+    )
+}
+
+/// The actions a first pull through a pull-through cache rule needs, beyond the pull actions.
+pub const PULL_THROUGH_ACTIONS: [&str; 2] =
+    ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"];
+
+/// A repository a pull-through cache rule will create on the first pull.
+pub fn pull_through(
+    rule: &PullThroughRule,
+    repository_prefix_arn: &str,
+    caller: Option<&CallerIdentity>,
+) -> Advice {
+    let who = caller.map_or_else(|| "this identity".to_owned(), |c| principal(&c.arn));
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": PULL_THROUGH_ACTIONS, "Resource": repository_prefix_arn}
+    ]});
+    Advice::new(
+        format!(
+            "the first pull through the cache rule for {}/ copies the image from {} and creates the repository: that pull also needs {}",
+            rule.prefix,
+            rule.upstream,
+            PULL_THROUGH_ACTIONS.join(" and ")
+        ),
+        Some(format!(
+            "allow {} (with the pull actions, or the managed policy {PULL_POLICY}) to {who}: {policy}; or have an administrator pull the image once",
+            PULL_THROUGH_ACTIONS.join(", ")
+        )),
+    )
+}
+
+pub fn pull_through_unknown(failure: &Failure) -> Advice {
+    Advice::new(
+        format!("the repository does not exist, and whether a pull-through cache rule creates it is unknown: DescribePullThroughCacheRules failed: {failure}"),
+        Some("allow ecr:DescribePullThroughCacheRules to see the rules, or check the repository name".into()),
+    )
+}
+
+/// What `check` knows when the registry refuses a request.
+pub struct Refusal<'a> {
+    pub status: u16,
+    pub repository: &'a str,
+    pub reference: &'a str,
+    /// The token's expiry is already past by this node's clock.
+    pub token_expired: bool,
+    /// Who issued the token, and where: `ECR in us-west-2`.
+    pub issuer: String,
+    pub pull_fix: Option<String>,
+    pub pull_through: Option<Advice>,
+}
+
+/// The registry answered the manifest or the layer with an error status.
+pub fn registry_refused(refusal: Refusal<'_>) -> Advice {
+    match refusal.status {
+        401 if refusal.token_expired => clock(),
+        401 => Advice::new(
+            "the registry did not accept the login",
+            Some(format!(
+                "the token came from {}: a token works only for registries in the region and partition that issued it; with --registry-endpoint, name the image's own registry",
+                refusal.issuer
+            )),
+        ),
+        403 | 404 if refusal.pull_through.is_some() => refusal.pull_through.unwrap_or_default(),
+        403 => Advice::new("the registry denied this identity", refusal.pull_fix),
+        404 => Advice::new(
+            format!(
+                "the registry has no {}:{}",
+                refusal.repository, refusal.reference
+            ),
+            Some("check the repository name and the tag or digest".into()),
+        ),
+        status => Advice::new(format!("the registry answered HTTP {status}"), None),
+    }
+}
+
+fn clock() -> Advice {
+    Advice::new(
+        "the token's expiry is already past by this node's clock, so the registry's answer cannot be trusted to be about the token",
+        Some("check the node's clock: chrony or NTP (on EC2, the Amazon Time Sync Service at 169.254.169.123)".into()),
+    )
+}
+
+/// The Bearer challenge's token service refused the credentials.
+pub fn login_refused(realm: &str, status: u16, token_expired: bool, issuer: &str) -> Advice {
+    if token_expired {
+        return clock();
+    }
+    Advice::new(
+        format!("the registry's token service {realm} refused the credentials from {issuer} (HTTP {status})"),
+        Some("ECR Public's login needs ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken (the managed policy AmazonElasticContainerRegistryPublicReadOnly); for another registry, its own credentials".into()),
+    )
+}
+
+pub fn no_bearer_token(realm: &str) -> Advice {
+    Advice::new(
+        format!("the token service {realm} answered without a token"),
+        Some(NOT_ECR.into()),
+    )
+}
+
+/// `/v2/` answered, but not as a registry does.
+pub fn not_a_registry(status: u16) -> Advice {
+    Advice::new(
+        format!(
+            "the host answered the registry's /v2/ with HTTP {status}: it is not a registry API, or something in between answers for it"
+        ),
+        Some("check the image's host (or --registry-endpoint) and any proxy in between".into()),
+    )
+}
+
+/// A challenge this client cannot answer.
+pub fn unknown_challenge(scheme: &str) -> Advice {
+    Advice::new(
+        format!(
+            "the registry asks for {scheme} authentication, which the kubelet's credentials cannot answer"
+        ),
+        None,
+    )
+}
+
+/// What the claims of a service-account token say, for the trust-policy fix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub issuer: String,
+    pub subject: String,
+    pub audiences: Vec<String>,
+}
+
+/// STS AssumeRoleWithWebIdentity refused: name the trust-policy condition that must hold.
+pub fn assume_role(
+    failure: &Failure,
+    role_arn: &str,
+    claims: Option<&TokenClaims>,
+    place: Place<'_>,
+) -> Advice {
+    let account = role_arn.split(':').nth(4).unwrap_or("ACCOUNT");
+    let partition = role_arn.split(':').nth(1).unwrap_or("aws");
+    let Some(claims) = claims.filter(|c| !c.issuer.is_empty()) else {
+        return match failure.code() {
+            Some(_) => Advice::fix(assume_role_hint(failure)),
+            None => api_failure(
+                failure,
+                "sts:AssumeRoleWithWebIdentity",
+                Endpoint::Sts,
+                place,
+            ),
+        };
+    };
+    let issuer = claims
+        .issuer
+        .trim_start_matches("https://")
+        .trim_end_matches('/');
+    let audience = claims
+        .audiences
+        .first()
+        .map_or("sts.amazonaws.com", String::as_str);
+    let provider = format!("arn:{partition}:iam::{account}:oidc-provider/{issuer}");
+    match failure.code() {
+        Some("AccessDenied") => {
+            let statement = serde_json::json!({"Effect": "Allow", "Principal": {"Federated": provider},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {format!("{issuer}:sub"): claims.subject, format!("{issuer}:aud"): audience}}});
+            Advice::new(
+                format!(
+                    "the trust policy of {role_arn} does not let this token in: its issuer, subject ({}) or audience ({audience}) does not match",
+                    claims.subject
+                ),
+                Some(format!("add to the role's trust policy: {statement}")),
+            )
+        }
+        Some("InvalidIdentityToken" | "IDPRejectedClaim") => Advice::new(
+            format!(
+                "account {account} does not trust the token's issuer {} for the audience {audience}",
+                claims.issuer
+            ),
+            Some(format!(
+                "register the cluster's OIDC issuer as an IAM identity provider ({provider}) with the client ID {audience}: `aws iam create-open-id-connect-provider --url {} --client-id-list {audience}`; the audience is the provider config's tokenAttributes.serviceAccountTokenAudience",
+                claims.issuer
+            )),
+        ),
+        Some("ExpiredTokenException") => Advice::new(
+            "the service-account token has expired",
+            Some(
+                "use a fresh one: `kubectl create token SERVICE_ACCOUNT --audience AUDIENCE`"
+                    .into(),
+            ),
+        ),
+        Some(_) => Advice::fix(assume_role_hint(failure)),
+        None => api_failure(
+            failure,
+            "sts:AssumeRoleWithWebIdentity",
+            Endpoint::Sts,
+            place,
+        ),
+    }
+}
+
+fn assume_role_hint(failure: &Failure) -> Option<String> {
+    aws_hint(&AwsError::AssumeRole {
+        role_arn: String::new(),
+        region: String::new(),
+        failure: Failure::Service {
+            code: failure.code().unwrap_or_default().to_owned(),
+            message: String::new(),
+            status: 400,
+            request_id: None,
+        },
+    })
 }
 
 pub fn is_access_denied(code: &str) -> bool {

@@ -62,6 +62,13 @@ pub enum Error {
     /// `config check` could not read the config file or directory.
     #[error(transparent)]
     ReadConfig(#[from] ReadError),
+    /// A file named on the command line.
+    #[error("could not read the {what} {path}: {source}")]
+    ReadFile {
+        what: &'static str,
+        path: String,
+        source: io::Error,
+    },
     #[error("could not write the response to stdout: {0}")]
     WriteStdout(io::Error),
 }

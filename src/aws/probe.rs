@@ -1,5 +1,6 @@
-//! The calls only `check` makes: who the credentials are (STS GetCallerIdentity) and whether
-//! they may do what a pull does (ECR BatchGetImage, GetDownloadUrlForLayer).
+//! The calls only `check` makes: who the credentials are (STS GetCallerIdentity), whether
+//! they may do what a pull does (ECR BatchGetImage, GetDownloadUrlForLayer), and which
+//! pull-through cache rule would create a repository that does not exist yet.
 
 use super::failure::{Failure, one_line};
 use super::{AttemptRecorder, Session};
@@ -102,6 +103,46 @@ impl Session {
             .map(|_| ())
             .map_err(|error| self.failure(&error))
     }
+}
+
+impl Session {
+    /// ECR DescribePullThroughCacheRules: the rule whose prefix is `repository`'s first
+    /// segment, if any; a first pull through it creates the repository.
+    pub async fn pull_through_rule(
+        &self,
+        registry_id: &str,
+        repository: &str,
+    ) -> Result<Option<PullThroughRule>, Failure> {
+        self.progress.step(format!(
+            "ECR DescribePullThroughCacheRules in {}",
+            self.region
+        ));
+        let output = self
+            .ecr()
+            .describe_pull_through_cache_rules()
+            .registry_id(registry_id)
+            .send()
+            .await
+            .map_err(|error| self.failure(&error))?;
+        Ok(output.pull_through_cache_rules().iter().find_map(|rule| {
+            let prefix = rule.ecr_repository_prefix()?;
+            let inside = prefix == "ROOT"
+                || repository
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'));
+            inside.then(|| PullThroughRule {
+                prefix: prefix.to_owned(),
+                upstream: rule.upstream_registry_url().unwrap_or_default().to_owned(),
+            })
+        }))
+    }
+}
+
+/// A pull-through cache rule: repositories under `prefix` mirror `upstream`.
+#[derive(Debug, Clone)]
+pub struct PullThroughRule {
+    pub prefix: String,
+    pub upstream: String,
 }
 
 /// The manifest types a pull accepts, newest first.

@@ -1,13 +1,23 @@
 //! `check IMAGE` against the loopback stand-in: each way a pull can be refused, told apart.
+//! ECR host names reach the stand-in through the debug build's test-only host routes
+//! (`ECR_CREDENTIAL_PROVIDER_TEST_HOSTS`), so the registry is probed at the image's own host
+//! without `--registry-endpoint`, and never at real AWS.
 
 use std::time::Duration;
 
-use crate::support::fake::{FakeAws, Reply, Seen, ecr_token};
-use crate::support::{Output, exec};
+use crate::support::fake::{FakeAws, Reply, Seen, b64, public_token, sts_credentials, sts_error};
+use crate::support::{Exec, Output, TempDir, exec};
 
+const HOST: &str = "111122223333.dkr.ecr.us-west-2.amazonaws.com";
 const IMAGE: &str = "111122223333.dkr.ecr.us-west-2.amazonaws.com/team/app:v1";
 const PASSWORD: &str = "registry-password-EXAMPLE";
+const BEARER: &str = "bearer-token-EXAMPLE";
 const LAYER: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+const ROLE: &str = "arn:aws:iam::111122223333:role/pod-puller";
+const ROLE_KEY: &str = "ASIAPODROLEEXAMPLE01";
+const ROLE_SECRET: &str = "pod-role-secret-EXAMPLE-0123456789abcdef";
+const ROLE_SESSION: &str = "pod-role-session-EXAMPLE-FwoGZXIvYXdzE";
+const ISSUER: &str = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
 
 fn caller(arn: &str, account: &str) -> Reply {
     Reply::Body(
@@ -19,26 +29,70 @@ fn caller(arn: &str, account: &str) -> Reply {
     )
 }
 
-fn image_found() -> Reply {
-    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+fn manifest() -> String {
+    serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": LAYER, "size": 2},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": LAYER, "size": 10}]});
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": LAYER, "size": 10}]})
+    .to_string()
+}
+
+fn image_found() -> Reply {
     Reply::json(
         200,
         serde_json::json!({"images": [{
         "registryId": "111122223333", "repositoryName": "team/app",
         "imageId": {"imageTag": "v1", "imageDigest": "sha256:abc"},
-        "imageManifest": manifest.to_string(),
+        "imageManifest": manifest(),
         "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json"}], "failures": []}),
     )
 }
 
-/// A registry and an AWS that say yes to everything but what `deny` names.
-fn world(account: &'static str, deny: &'static [&'static str]) -> FakeAws {
-    FakeAws::start(move |seen: &Seen| {
+/// How the stand-in behaves; by default it says yes to everything.
+#[derive(Clone)]
+struct World {
+    /// The caller's account.
+    account: &'static str,
+    /// Operations (and `registry`) that are denied.
+    deny: &'static [&'static str],
+    /// Operations that never answer.
+    hang: &'static [&'static str],
+    /// The registry challenges for a Bearer token (ECR Public's way) instead of Basic.
+    bearer: bool,
+    /// The token's expiry, seconds from now (negative: already past).
+    expires_in: i32,
+    /// No repository, but a pull-through cache rule for `ecr-public/`.
+    pull_through: bool,
+    /// The layer HEAD redirects to this URL (ECR's way) instead of answering 200.
+    redirect: Option<&'static str>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self {
+            account: "111122223333",
+            deny: &[],
+            hang: &[],
+            bearer: false,
+            expires_in: 3600,
+            pull_through: false,
+            redirect: None,
+        }
+    }
+}
+
+impl World {
+    fn start(self) -> FakeAws {
+        FakeAws::start(move |seen: &Seen| self.answer(seen))
+    }
+
+    fn answer(&self, seen: &Seen) -> Reply {
         let operation = seen.operation();
         let op = operation.rsplit('.').next().unwrap_or_default();
-        if deny.contains(&op) {
+        if self.hang.contains(&op) {
+            return Reply::Hang;
+        }
+        let account = self.account;
+        if self.deny.contains(&op) {
             return Reply::aws_error(
                 400,
                 "AccessDeniedException",
@@ -47,57 +101,202 @@ fn world(account: &'static str, deny: &'static [&'static str]) -> FakeAws {
                 ),
             );
         }
+        let expires = crate::support::fake::epoch_secs(std::time::SystemTime::now())
+            + f64::from(self.expires_in);
         match op {
             "GetCallerIdentity" => caller(&format!("arn:aws:iam::{account}:user/node"), account),
-            "GetAuthorizationToken" => ecr_token(PASSWORD, Duration::from_secs(3600)),
+            "AssumeRoleWithWebIdentity" => sts_credentials(ROLE_KEY, ROLE_SECRET, ROLE_SESSION),
+            "GetAuthorizationToken" if operation.contains("SpencerFrontendService") => {
+                public_token(PASSWORD, Duration::from_secs(3600))
+            }
+            // The caller's own registry, never the image's: the registry step must not use it.
+            "GetAuthorizationToken" => Reply::json(
+                200,
+                serde_json::json!({"authorizationData": [{
+                    "authorizationToken": b64(&format!("AWS:{PASSWORD}")),
+                    "expiresAt": expires,
+                    "proxyEndpoint": format!("https://{account}.dkr.ecr.us-west-2.amazonaws.com"),
+                }]}),
+            ),
+            "BatchGetImage" if self.pull_through => Reply::aws_error(
+                400,
+                "RepositoryNotFoundException",
+                "The repository with name 'ecr-public/team/app' does not exist in the registry with id '111122223333'",
+            ),
             "BatchGetImage" => image_found(),
             "GetDownloadUrlForLayer" => Reply::json(
                 200,
                 serde_json::json!({"downloadUrl": "https://example.invalid/layer", "layerDigest": LAYER}),
             ),
-            _ if seen.target.starts_with("/v2/") => {
-                let expected = format!(
-                    "Basic {}",
-                    crate::support::fake::b64(&format!("AWS:{PASSWORD}"))
-                );
-                let status = if deny.contains(&"registry")
-                    || seen.headers.get("authorization") != Some(&expected)
-                {
-                    403
-                } else {
-                    200
-                };
-                Reply::Body(
-                    status,
-                    "application/vnd.oci.image.manifest.v1+json",
-                    "{}".into(),
-                )
-            }
+            "DescribePullThroughCacheRules" => Reply::json(
+                200,
+                serde_json::json!({"pullThroughCacheRules": [
+                    {"ecrRepositoryPrefix": "quay", "upstreamRegistryUrl": "quay.io", "registryId": "111122223333"},
+                    {"ecrRepositoryPrefix": "ecr-public", "upstreamRegistryUrl": "public.ecr.aws", "registryId": "111122223333"}]}),
+            ),
+            _ if seen.target.starts_with("/token/") => self.token_service(seen),
+            _ if seen.target.starts_with("/v2/") => self.registry(seen),
             other => Reply::aws_error(400, "UnknownOperationException", other),
         }
-    })
+    }
+
+    fn token_service(&self, seen: &Seen) -> Reply {
+        let basic = format!("Basic {}", b64(&format!("AWS:{PASSWORD}")));
+        if seen.headers.get("authorization") != Some(&basic) || self.deny.contains(&"token") {
+            return Reply::Body(401, "application/json", "{}".into());
+        }
+        Reply::Body(
+            200,
+            "application/json",
+            serde_json::json!({"token": BEARER}).to_string(),
+        )
+    }
+
+    fn registry(&self, seen: &Seen) -> Reply {
+        let expected = if self.bearer {
+            format!("Bearer {BEARER}")
+        } else {
+            format!("Basic {}", b64(&format!("AWS:{PASSWORD}")))
+        };
+        let authorized = seen.headers.get("authorization") == Some(&expected);
+        let host = seen.headers.get("host").cloned().unwrap_or_default();
+        if !authorized {
+            let challenge = if self.bearer {
+                format!(r#"Bearer realm="https://{host}/token/",service="{host}",scope="aws""#)
+            } else {
+                format!(r#"Basic realm="https://{host}/",service="ecr.amazonaws.com""#)
+            };
+            return Reply::WithHeaders(401, vec![("www-authenticate", challenge)], String::new());
+        }
+        if seen.target == "/v2/" {
+            return Reply::Body(200, "application/json", "{}".into());
+        }
+        if self.expires_in < 0 && !self.bearer {
+            return Reply::Body(401, "application/json", "{}".into());
+        }
+        if self.deny.contains(&"registry") {
+            return Reply::Body(403, "application/json", "{}".into());
+        }
+        if self.pull_through {
+            return Reply::Body(404, "application/json", "{}".into());
+        }
+        if seen.target.contains("/blobs/")
+            && let Some(location) = self.redirect
+        {
+            return Reply::WithHeaders(307, vec![("location", location.to_owned())], String::new());
+        }
+        Reply::WithHeaders(
+            200,
+            vec![
+                (
+                    "content-type",
+                    "application/vnd.oci.image.manifest.v1+json".into(),
+                ),
+                ("docker-content-digest", "sha256:abc".into()),
+            ],
+            manifest(),
+        )
+    }
+}
+
+fn world(account: &'static str, deny: &'static [&'static str]) -> FakeAws {
+    World {
+        account,
+        deny,
+        ..World::default()
+    }
+    .start()
+}
+
+fn address(server: &FakeAws) -> &str {
+    server.url.trim_start_matches("http://")
+}
+
+/// `check IMAGE` with every AWS API at `server` and these hosts routed to it too.
+fn check_at(server: &FakeAws, image: &str, hosts: &[&str]) -> Exec {
+    let routes: Vec<String> = hosts
+        .iter()
+        .map(|host| format!("{host}={}", address(server)))
+        .collect();
+    exec()
+        .keys()
+        .endpoint(&server.url)
+        .env("ECR_CREDENTIAL_PROVIDER_TEST_HOSTS", routes.join(","))
+        .arg("check")
+        .arg(image)
+        .secret(PASSWORD)
+        .secret(BEARER)
+        .report()
+}
+
+fn finish(run: Exec) -> Output {
+    let output = run.run();
+    for secret in [PASSWORD, BEARER, ROLE_SECRET, ROLE_SESSION] {
+        assert!(
+            !output.stdout.contains(secret),
+            "the report shows a secret: {}",
+            output.stdout
+        );
+    }
+    output
 }
 
 fn check(server: &FakeAws, extra: &[&str]) -> Output {
-    let mut run = exec()
-        .keys()
-        .endpoint(&server.url)
-        .arg("check")
-        .arg(IMAGE)
+    let mut run = check_at(server, IMAGE, &[])
         .arg("--registry-endpoint")
-        .arg(&server.url)
-        .secret(PASSWORD)
-        .report();
+        .arg(&server.url);
     for arg in extra {
         run = run.arg(*arg);
     }
-    let output = run.run();
-    assert!(
-        !output.stdout.contains(PASSWORD),
-        "the report shows the password: {}",
-        output.stdout
-    );
-    output
+    finish(run)
+}
+
+#[track_caller]
+fn assert_has(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+}
+
+/// The report with what changes from run to run (ports, times) made stable.
+fn stable(text: &str, server: &FakeAws) -> String {
+    let mut text = text.replace(address(server), "127.0.0.1:PORT");
+    let mut from = 0;
+    while let Some(at) = text[from..].find("request id req-") {
+        let start = from + at + "request id req-".len();
+        let end = text[start..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(text.len(), |n| start + n);
+        text.replace_range(start..end, "N");
+        from = start;
+    }
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        match line.find("valid until ") {
+            Some(at) => {
+                out.push_str(&line[..at + "valid until ".len()]);
+                out.push_str("TIME");
+                out.push_str(if line.ends_with("\",\n") || line.ends_with("\"\n") {
+                    &line[line.rfind('"').unwrap_or(line.len())..]
+                } else if line.ends_with('\n') {
+                    "\n"
+                } else {
+                    ""
+                });
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+fn step<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {report}"))
 }
 
 #[test]
@@ -105,26 +304,33 @@ fn passes_when_every_step_of_a_pull_succeeds() {
     let server = world("111122223333", &[]);
     let output = check(&server, &[]);
     assert_eq!(output.code, Some(0), "{output:#?}");
-    for needle in [
-        "✓ identity    arn:aws:iam::111122223333:user/node",
-        "✓ repository",
-        "✓ layers",
-        "✓ registry",
-        "✓ download",
-        "result: yes",
-    ] {
-        assert!(
-            output.stdout.contains(needle),
-            "{needle}: {}",
-            output.stdout
-        );
-    }
+    assert_has(
+        &output.stdout,
+        &[
+            "✓ identity    arn:aws:iam::111122223333:user/node",
+            "✓ repository",
+            "✓ layers",
+            "✓ registry",
+            "(Basic login)",
+            "✓ download",
+            "result: yes",
+        ],
+    );
+    insta::assert_snapshot!("pass_text", stable(&output.stdout, &server));
     let manifest_get = server
         .seen()
         .into_iter()
         .find(|s| s.target == "/v2/team/app/manifests/v1")
         .unwrap();
     assert_eq!(manifest_get.method, "GET");
+}
+
+#[test]
+fn passes_in_json_too() {
+    let server = world("111122223333", &[]);
+    let output = check(&server, &["--json"]);
+    assert_eq!(output.code, Some(0), "{output:#?}");
+    insta::assert_snapshot!("pass_json", stable(&output.stdout, &server));
 }
 
 #[test]
@@ -136,18 +342,21 @@ fn a_token_only_identity_fails_on_batch_get_image_and_is_told_the_fix() {
     let output = check(&server, &[]);
     assert_eq!(output.code, Some(1), "{output:#?}");
     let text = &output.stdout;
-    for needle in [
-        "✓ token",
-        "✗ repository  BatchGetImage on arn:aws:ecr:us-west-2:111122223333:repository/team/app failed: AccessDeniedException",
-        "a token does not grant pull rights",
-        "AmazonEC2ContainerRegistryPullOnly",
-        "ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability",
-        "✗ registry",
-        "result: no: repository failed",
-    ] {
-        assert!(text.contains(needle), "{needle}: {text}");
-    }
+    assert_has(
+        text,
+        &[
+            "✓ token",
+            "✗ repository  BatchGetImage on arn:aws:ecr:us-west-2:111122223333:repository/team/app failed: AccessDeniedException",
+            "a token does not grant pull rights",
+            "AmazonEC2ContainerRegistryPullOnly",
+            "ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability",
+            "– layers      not tried: repository failed",
+            "✗ registry",
+            "result: no: repository failed",
+        ],
+    );
     assert!(!text.contains("repository policy"), "same account: {text}");
+    insta::assert_snapshot!("token_only_text", stable(text, &server));
 }
 
 #[test]
@@ -155,17 +364,13 @@ fn layers_denied_is_told_apart_from_the_manifest() {
     let server = world("111122223333", &["GetDownloadUrlForLayer"]);
     let output = check(&server, &[]);
     assert_eq!(output.code, Some(1));
-    assert!(
-        output.stdout.contains("✓ repository") && output.stdout.contains("✗ layers"),
-        "{}",
-        output.stdout
-    );
-    assert!(
-        output
-            .stdout
-            .contains("may read the manifest but not download its layers"),
-        "{}",
-        output.stdout
+    assert_has(
+        &output.stdout,
+        &[
+            "✓ repository",
+            "✗ layers",
+            "may read the manifest but not download its layers",
+        ],
     );
 }
 
@@ -176,22 +381,18 @@ fn cross_account_denial_asks_for_a_repository_policy_too() {
     assert_eq!(output.code, Some(1));
     let report: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
     assert_eq!(report["pullable"], false);
-    let repository = report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "repository")
-        .unwrap();
+    let repository = step(&report, "repository");
     assert_eq!(repository["status"], "fail");
     let fix = repository["fix"].as_str().unwrap();
     assert!(
         fix.contains("repository policy") && fix.contains("arn:aws:iam::444455556666:user/node"),
         "{fix}"
     );
+    insta::assert_snapshot!("cross_account_denied_json", stable(&output.stdout, &server));
 }
 
 #[test]
-fn no_credentials_stops_early_with_the_reason() {
+fn no_credentials_stops_early_with_the_reason_and_lists_what_was_not_tried() {
     let server = world("111122223333", &[]);
     let output = exec()
         .endpoint(&server.url)
@@ -200,35 +401,459 @@ fn no_credentials_stops_early_with_the_reason() {
         .report()
         .run();
     assert_eq!(output.code, Some(1));
-    assert!(
-        output.stdout.contains("✗ credentials") && output.stdout.contains("instance metadata"),
-        "{}",
-        output.stdout
+    assert_has(
+        &output.stdout,
+        &[
+            "✗ credentials",
+            "instance metadata",
+            "– identity    not tried: no credentials",
+            "– download    not tried: no credentials",
+        ],
     );
     assert!(server.seen().is_empty());
+    insta::assert_snapshot!("no_credentials_text", output.stdout);
 }
 
 #[test]
-fn an_unreachable_registry_is_named_with_the_network_fix() {
+fn an_unreachable_registry_is_named_with_the_vpc_endpoint() {
     let server = world("111122223333", &[]);
-    let output = exec()
-        .keys()
-        .endpoint(&server.url)
-        .arg("check")
-        .arg(IMAGE)
-        .arg("--registry-endpoint")
-        .arg("http://127.0.0.1:9")
-        .secret(PASSWORD)
-        .report()
-        .run();
+    let output = finish(
+        check_at(&server, IMAGE, &[])
+            .arg("--registry-endpoint")
+            .arg("http://127.0.0.1:9"),
+    );
     assert_eq!(output.code, Some(1));
-    let text = &output.stdout;
-    assert!(
-        text.contains("✗ registry    GET http://127.0.0.1:9/v2/team/app/manifests/v1"),
-        "{text}"
+    assert_has(
+        &output.stdout,
+        &[
+            "✗ registry    GET http://127.0.0.1:9/v2/",
+            "no connection to 127.0.0.1",
+            "com.amazonaws.us-west-2.ecr.dkr",
+            "– download    not tried: registry failed",
+        ],
+    );
+}
+
+#[test]
+fn a_cross_account_image_is_probed_at_its_own_host_not_the_token_endpoint() {
+    // The caller is 444455556666: GetAuthorizationToken's proxyEndpoint names its registry.
+    let server = World {
+        account: "444455556666",
+        ..World::default()
+    }
+    .start();
+    let output = finish(check_at(&server, IMAGE, &[HOST]));
+    assert_eq!(output.code, Some(0), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[&format!(
+            "✓ registry    GET https://{HOST}/v2/team/app/manifests/v1: 200 sha256:abc"
+        )],
+    );
+    let registry: Vec<Seen> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.target.starts_with("/v2/"))
+        .collect();
+    assert!(!registry.is_empty());
+    for seen in &registry {
+        assert_eq!(seen.headers.get("host").map(String::as_str), Some(HOST));
+    }
+    insta::assert_snapshot!(
+        "cross_account_own_host_text",
+        stable(&output.stdout, &server)
+    );
+}
+
+#[test]
+fn a_fips_host_is_probed_at_its_own_fips_host() {
+    let host = "111122223333.dkr.ecr-fips.us-east-1.amazonaws.com";
+    let server = World::default().start();
+    let output = finish(check_at(&server, &format!("{host}/team/app:v1"), &[host]));
+    assert_eq!(output.code, Some(0), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            "private ECR registry 111122223333 in us-east-1 (aws, FIPS)",
+            &format!("✓ registry    GET https://{host}/v2/team/app/manifests/v1: 200"),
+        ],
     );
     assert!(
-        text.contains("the registry could not be reached") && text.contains("VPC endpoints"),
-        "{text}"
+        server
+            .seen()
+            .iter()
+            .filter(|s| s.target.starts_with("/v2/"))
+            .all(|s| s.headers.get("host").map(String::as_str) == Some(host))
+    );
+}
+
+#[test]
+fn ecr_public_passes_through_a_bearer_challenge() {
+    let host = "public.ecr.aws";
+    let server = World {
+        bearer: true,
+        ..World::default()
+    }
+    .start();
+    let output = finish(check_at(&server, "public.ecr.aws/team/app:v1", &[host]));
+    assert_eq!(output.code, Some(0), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            "✓ token       ECR Public GetAuthorizationToken",
+            "(Bearer token from https://public.ecr.aws/token/)",
+            &format!("✓ download    HEAD https://{host}/v2/team/app/blobs/{LAYER}: 200"),
+        ],
+    );
+    let token_request = server
+        .seen()
+        .into_iter()
+        .find(|s| s.target.starts_with("/token/"))
+        .unwrap();
+    assert!(
+        token_request.target.contains("service=public.ecr.aws")
+            && token_request
+                .target
+                .contains("scope=repository%3Ateam%2Fapp%3Apull"),
+        "{}",
+        token_request.target
+    );
+    insta::assert_snapshot!("ecr_public_bearer_text", stable(&output.stdout, &server));
+}
+
+#[test]
+fn a_refused_bearer_login_is_not_blamed_on_the_clock() {
+    let server = World {
+        bearer: true,
+        deny: &["token"],
+        ..World::default()
+    }
+    .start();
+    let output = finish(check_at(
+        &server,
+        "public.ecr.aws/team/app:v1",
+        &["public.ecr.aws"],
+    ));
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            "✗ registry    GET https://public.ecr.aws/token/: HTTP 401",
+            "refused the credentials from ECR Public in us-east-1",
+            "sts:GetServiceBearerToken",
+        ],
+    );
+    assert!(!output.stdout.contains("clock"), "{}", output.stdout);
+}
+
+#[test]
+fn the_clock_is_named_only_when_the_token_is_already_expired_by_it() {
+    let expired = World {
+        expires_in: -600,
+        ..World::default()
+    }
+    .start();
+    let output = finish(check_at(&expired, IMAGE, &[HOST]));
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            "already past by this node's clock",
+            "✗ registry",
+            "fix:   check the node's clock",
+        ],
+    );
+    let refused = World {
+        deny: &["registry"],
+        ..World::default()
+    }
+    .start();
+    let output = finish(check_at(&refused, IMAGE, &[HOST]));
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert!(!output.stdout.contains("clock"), "{}", output.stdout);
+}
+
+#[test]
+fn a_host_that_does_not_resolve_names_the_vpc_endpoint() {
+    let server = World::default().start();
+    let output = finish(check_at(&server, IMAGE, &[]).env(
+        "ECR_CREDENTIAL_PROVIDER_TEST_HOSTS",
+        format!("{HOST}=unresolvable"),
+    ));
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            &format!("✗ registry    GET https://{HOST}/v2/: {HOST} does not resolve"),
+            &format!("cause: DNS has no address for {HOST}"),
+            "interface VPC endpoint com.amazonaws.us-west-2.ecr.dkr",
+        ],
+    );
+    insta::assert_snapshot!(
+        "unresolvable_registry_text",
+        stable(&output.stdout, &server)
+    );
+}
+
+#[test]
+fn layer_storage_that_does_not_resolve_names_the_s3_gateway() {
+    let storage = "prod-us-west-2-starport-layer-bucket.s3.us-west-2.amazonaws.com";
+    let server = World {
+        redirect: Some(
+            "https://prod-us-west-2-starport-layer-bucket.s3.us-west-2.amazonaws.com/layer?X-Amz-Signature=x",
+        ),
+        ..World::default()
+    }
+    .start();
+    let routes = format!("{HOST}={},{storage}=unresolvable", address(&server));
+    let output =
+        finish(check_at(&server, IMAGE, &[]).env("ECR_CREDENTIAL_PROVIDER_TEST_HOSTS", routes));
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            &format!(
+                "✗ download    HEAD https://{HOST}/v2/team/app/blobs/{LAYER}: 307 to {storage}"
+            ),
+            "S3 gateway endpoint com.amazonaws.us-west-2.s3",
+        ],
+    );
+    // Reachable storage passes.
+    let routes = format!("{HOST}={0},{storage}={0}", address(&server));
+    let output =
+        finish(check_at(&server, IMAGE, &[]).env("ECR_CREDENTIAL_PROVIDER_TEST_HOSTS", routes));
+    assert_eq!(output.code, Some(0), "{output:#?}");
+    assert_has(&output.stdout, &["which is reachable"]);
+}
+
+#[test]
+fn a_step_that_hangs_times_out_and_the_full_report_still_prints_in_time() {
+    for format in ["text", "json"] {
+        let server = World {
+            hang: &["BatchGetImage"],
+            ..World::default()
+        }
+        .start();
+        let mut run = check_at(&server, IMAGE, &[HOST]).arg("--timeout=4s");
+        if format == "json" {
+            run = run.arg("--json");
+        }
+        let output = finish(run);
+        assert_eq!(output.code, Some(1), "{output:#?}");
+        assert!(output.elapsed < Duration::from_secs(4), "{output:#?}");
+        if format == "json" {
+            let report: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+            assert_eq!(step(&report, "repository")["status"], "fail");
+            assert_eq!(step(&report, "layers")["status"], "skip");
+            assert_eq!(step(&report, "registry")["status"], "pass");
+            assert_eq!(step(&report, "download")["status"], "pass");
+            insta::assert_snapshot!("timeout_json", stable(&output.stdout, &server));
+        } else {
+            assert_has(
+                &output.stdout,
+                &[
+                    "✗ repository  timed out after 1s waiting for ECR BatchGetImage in us-west-2 at http://",
+                    "com.amazonaws.us-west-2.ecr.api",
+                    "– layers      not tried: repository failed",
+                    "✓ registry",
+                    "result: no: repository failed",
+                ],
+            );
+            insta::assert_snapshot!("timeout_text", stable(&output.stdout, &server));
+        }
+    }
+}
+
+#[test]
+fn every_step_hanging_still_yields_the_report_within_the_deadline() {
+    let server = World {
+        hang: &[
+            "GetCallerIdentity",
+            "GetAuthorizationToken",
+            "BatchGetImage",
+        ],
+        ..World::default()
+    }
+    .start();
+    let output = finish(check_at(&server, IMAGE, &[HOST]).arg("--timeout=3s"));
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert!(output.elapsed < Duration::from_secs(3), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            "✗ identity    timed out after",
+            "✗ token       timed out after",
+            "– registry    not tried: no token",
+            "result: no: identity failed",
+        ],
+    );
+}
+
+#[test]
+fn a_pull_through_cache_repository_names_the_import_actions() {
+    let image = "111122223333.dkr.ecr.us-west-2.amazonaws.com/ecr-public/team/app:v1";
+    let server = World {
+        pull_through: true,
+        ..World::default()
+    }
+    .start();
+    let output = finish(check_at(&server, image, &[HOST]));
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            "– repository  there is no repository ecr-public/team/app in registry 111122223333 yet: the pull-through cache rule for ecr-public/ (public.ecr.aws) creates it on the first pull",
+            "ecr:BatchImportUpstreamImage",
+            "ecr:CreateRepository",
+            "arn:aws:ecr:us-west-2:111122223333:repository/ecr-public/*",
+            "✗ registry",
+        ],
+    );
+    assert_eq!(server.calls("DescribePullThroughCacheRules").len(), 1);
+    insta::assert_snapshot!("pull_through_text", stable(&output.stdout, &server));
+}
+
+fn jwt() -> String {
+    use base64::Engine as _;
+    let encode = |json: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+    };
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        encode(serde_json::json!({"alg": "RS256", "kid": "k"})),
+        encode(
+            serde_json::json!({"iss": ISSUER, "sub": "system:serviceaccount:shop:cart", "aud": ["sts.amazonaws.com"]})
+        )
+    )
+}
+
+fn token_file(dir: &TempDir) -> String {
+    let path = dir.0.join("token");
+    std::fs::write(&path, format!("{}\n", jwt())).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_pod_role_is_assumed_and_used_for_every_step() {
+    let server = World::default().start();
+    let dir = TempDir::new();
+    let output = finish(
+        check_at(&server, IMAGE, &[HOST])
+            .arg("--service-account-token-file")
+            .arg(token_file(&dir))
+            .arg("--role-arn")
+            .arg(ROLE)
+            .secret(jwt()),
+    );
+    assert_eq!(output.code, Some(0), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            &format!(
+                "✓ role        {ROLE}, from annotation eks.amazonaws.com/ecr-role-arn; token for system:serviceaccount:shop:cart (audience sts.amazonaws.com"
+            ),
+            &format!("✓ credentials assumed role {ROLE}"),
+        ],
+    );
+    let sts = server.calls("AssumeRoleWithWebIdentity");
+    assert_eq!(sts.len(), 1);
+    assert_eq!(sts[0].form("WebIdentityToken"), Some(jwt()));
+    for call in [
+        "GetCallerIdentity",
+        "BatchGetImage",
+        "GetAuthorizationToken",
+    ] {
+        let seen = server.calls(call);
+        assert_eq!(
+            seen[0].signed_scope().map(|s| s.0).as_deref(),
+            Some(ROLE_KEY),
+            "{call}"
+        );
+    }
+}
+
+#[test]
+fn a_refused_pod_role_names_the_trust_policy_condition() {
+    let server = FakeAws::start(|seen: &Seen| {
+        if seen.operation() == "AssumeRoleWithWebIdentity" {
+            sts_error(
+                403,
+                "AccessDenied",
+                "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+            )
+        } else {
+            Reply::aws_error(400, "UnknownOperationException", "x")
+        }
+    });
+    let dir = TempDir::new();
+    let output = finish(
+        check_at(&server, IMAGE, &[HOST])
+            .arg("--service-account-token-file")
+            .arg(token_file(&dir))
+            .arg("--role-arn")
+            .arg(ROLE)
+            .secret(jwt()),
+    );
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            "✗ credentials STS AssumeRoleWithWebIdentity for role arn:aws:iam::111122223333:role/pod-puller in us-west-2 failed: AccessDenied",
+            "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+            r#""oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub":"system:serviceaccount:shop:cart""#,
+            r#""oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:aud":"sts.amazonaws.com""#,
+            "– identity    not tried: no credentials",
+        ],
+    );
+    insta::assert_snapshot!("pod_role_refused_text", stable(&output.stdout, &server));
+}
+
+#[test]
+fn an_empty_role_annotation_means_node_credentials_not_the_env_role() {
+    let server = World::default().start();
+    let dir = TempDir::new();
+    let output = finish(
+        check_at(&server, IMAGE, &[HOST])
+            .env("AWS_ECR_ROLE_ARN", ROLE)
+            .arg("--service-account-token-file")
+            .arg(token_file(&dir))
+            .arg("--role-arn=")
+            .secret(jwt()),
+    );
+    assert_eq!(output.code, Some(0), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            "✓ role        node credentials, from annotation eks.amazonaws.com/ecr-role-arn is present but empty: node credentials, not AWS_ECR_ROLE_ARN",
+        ],
+    );
+    assert!(server.calls("AssumeRoleWithWebIdentity").is_empty());
+    // Without the annotation, the env role is the one.
+    let output = finish(
+        check_at(&server, IMAGE, &[HOST])
+            .env("AWS_ECR_ROLE_ARN", ROLE)
+            .arg("--service-account-token-file")
+            .arg(token_file(&dir))
+            .secret(jwt()),
+    );
+    assert_has(
+        &output.stdout,
+        &[&format!(
+            "✓ role        {ROLE}, from AWS_ECR_ROLE_ARN (no role annotation)"
+        )],
+    );
+}
+
+#[test]
+fn an_unreadable_token_file_is_one_line() {
+    let output = exec()
+        .arg("check")
+        .arg(IMAGE)
+        .arg("--service-account-token-file")
+        .arg("/nonexistent/token")
+        .run();
+    assert_eq!(
+        output.error_line(),
+        "ecr-credential-provider: could not read the service-account token file /nonexistent/token: No such file or directory (os error 2)"
     );
 }

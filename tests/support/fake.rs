@@ -156,6 +156,9 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
             return;
         };
         seen.lock().expect("lock").push(request.clone());
+        // A HEAD answer has the headers of a GET and no body.
+        let head_only = request.method == "HEAD";
+        let body_of = |body: String| if head_only { String::new() } else { body };
         match handler(&request) {
             Reply::Body(status, content_type, body) => {
                 let head = format!(
@@ -165,7 +168,7 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
                 );
                 if writer
                     .write_all(head.as_bytes())
-                    .and_then(|()| writer.write_all(body.as_bytes()))
+                    .and_then(|()| writer.write_all(body_of(body).as_bytes()))
                     .is_err()
                 {
                     return;
@@ -179,7 +182,7 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
                 head.push_str("\r\n");
                 if writer
                     .write_all(head.as_bytes())
-                    .and_then(|()| writer.write_all(body.as_bytes()))
+                    .and_then(|()| writer.write_all(body_of(body).as_bytes()))
                     .is_err()
                 {
                     return;

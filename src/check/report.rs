@@ -1,0 +1,123 @@
+//! The report `check` prints: one line per step a pull takes (✓ passed, ✗ failed, – not tried
+//! or not applicable), the cause and the fix under a failed step, and the verdict. Text for
+//! people, `--json` (the same content) for scripts.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::diagnose::Advice;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Step {
+    pub name: &'static str,
+    pub status: Status,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub image: String,
+    pub pullable: bool,
+    pub steps: Vec<Step>,
+}
+
+impl Report {
+    pub fn to_text(&self) -> String {
+        let mut text = format!("Can this identity pull {}?\n", self.image);
+        for step in &self.steps {
+            let mark = match step.status {
+                Status::Pass => "✓",
+                Status::Fail => "✗",
+                Status::Skip => "–",
+            };
+            let _ = writeln!(text, "{mark} {:<11} {}", step.name, step.detail);
+            if let Some(cause) = &step.cause {
+                let _ = writeln!(text, "    cause: {cause}");
+            }
+            if let Some(fix) = &step.fix {
+                let _ = writeln!(text, "    fix:   {fix}");
+            }
+        }
+        let verdict = match self.steps.iter().find(|s| s.status == Status::Fail) {
+            None if self.pullable => "yes: every step a pull takes succeeded".to_owned(),
+            None => "not shown: the registry was not reached".to_owned(),
+            Some(step) => format!("no: {} failed", step.name),
+        };
+        let _ = write!(text, "result: {verdict}");
+        text
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|_| unreachable!("a report of strings always serializes"))
+    }
+}
+
+/// The steps so far, in the order a pull takes them.
+#[derive(Default)]
+pub struct Steps(pub Vec<Step>);
+
+impl Steps {
+    pub fn pass(&mut self, name: &'static str, detail: impl Into<String>) {
+        self.push(name, Status::Pass, detail, Advice::default());
+    }
+
+    /// Not applicable, or could not be told: says why, never counts as a failure.
+    pub fn skip(&mut self, name: &'static str, detail: impl Into<String>) {
+        self.push(name, Status::Skip, detail, Advice::default());
+    }
+
+    /// Not applicable as such, with something the user should still know.
+    pub fn note(&mut self, name: &'static str, detail: impl Into<String>, advice: Advice) {
+        self.push(name, Status::Skip, detail, advice);
+    }
+
+    pub fn fail(&mut self, name: &'static str, detail: impl Into<String>, advice: Advice) {
+        self.push(name, Status::Fail, detail, advice);
+    }
+
+    /// Steps that depend on one that failed: `–`, and which one stopped them.
+    pub fn not_tried(&mut self, names: &[&'static str], because: &str) {
+        for name in names {
+            self.skip(name, format!("not tried: {because}"));
+        }
+    }
+
+    fn push(
+        &mut self,
+        name: &'static str,
+        status: Status,
+        detail: impl Into<String>,
+        advice: Advice,
+    ) {
+        self.0.push(Step {
+            name,
+            status,
+            detail: detail.into(),
+            cause: advice.cause,
+            fix: advice.fix,
+        });
+    }
+
+    pub fn report(self, image: &str, pullable: bool) -> Report {
+        let pullable = pullable && self.0.iter().all(|s| s.status != Status::Fail);
+        Report {
+            image: image.to_owned(),
+            pullable,
+            steps: self.0,
+        }
+    }
+}
