@@ -80,7 +80,9 @@ pub fn aws_hint(error: &AwsError) -> Option<String> {
         AwsError::Credentials { .. } => {
             "on EC2, check the instance profile and that instance metadata answers (a containerised kubelet needs an IMDS hop limit of 2 or more); elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the provider's env".into()
         }
-        AwsError::AssumeRole { failure, .. } => match failure.code() {
+        AwsError::AssumeRole {
+            failure, region, ..
+        } => match failure.code() {
             Some("AccessDenied") => {
                 "the role's trust policy must allow sts:AssumeRoleWithWebIdentity for this service account's OIDC issuer, subject and audience (tokenAttributes.serviceAccountTokenAudience)".into()
             }
@@ -88,15 +90,31 @@ pub fn aws_hint(error: &AwsError) -> Option<String> {
                 "AWS does not trust the token's issuer or audience: register the cluster's OIDC issuer as an IAM identity provider with this audience".into()
             }
             Some("ExpiredTokenException") => "the service-account token has expired".into(),
-            _ => return failure_hint(failure, "sts:AssumeRoleWithWebIdentity"),
+            _ => {
+                return api_failure(
+                    failure,
+                    "sts:AssumeRoleWithWebIdentity",
+                    Endpoint::Sts,
+                    Place::of_region(region),
+                )
+                .fix;
+            }
         },
-        AwsError::Call { service, failure, .. } => {
-            let action = if *service == "ECR" {
-                "ecr:GetAuthorizationToken"
+        AwsError::Call {
+            service,
+            region,
+            failure,
+            ..
+        } => {
+            let (action, endpoint) = if *service == "ECR" {
+                ("ecr:GetAuthorizationToken", Endpoint::EcrApi)
             } else {
-                "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
+                (
+                    "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken",
+                    Endpoint::EcrPublic,
+                )
             };
-            return failure_hint(failure, action);
+            return api_failure(failure, action, endpoint, Place::of_region(region)).fix;
         }
         AwsError::EmptyReply { .. } => {
             NOT_ECR.into()
@@ -188,7 +206,17 @@ pub struct Place<'a> {
     pub partition: &'a str,
 }
 
-impl Place<'_> {
+impl<'a> Place<'a> {
+    /// A region alone: its partition, as far as VPC endpoint names differ, from its name.
+    pub fn of_region(region: &'a str) -> Self {
+        let partition = if region.starts_with("cn-") {
+            "aws-cn"
+        } else {
+            "aws"
+        };
+        Self { region, partition }
+    }
+
     fn vpc_endpoint(&self, service: &str) -> String {
         let prefix = if self.partition == "aws-cn" {
             "cn.com.amazonaws"
@@ -203,7 +231,7 @@ impl Place<'_> {
 pub fn route_fix(endpoint: Endpoint, place: Place<'_>) -> String {
     let interface = |service: &str| {
         format!(
-            "check the node's route to it: in a VPC without internet access, the interface VPC endpoint {} with private DNS enabled, and a security group that allows HTTPS from the node; behind a proxy, HTTPS_PROXY and NO_PROXY",
+            "check the node's route to the endpoint: in a VPC without internet access, the interface VPC endpoint {} with private DNS enabled, and a security group that allows HTTPS from the node; behind a proxy, HTTPS_PROXY and NO_PROXY",
             place.vpc_endpoint(service)
         )
     };
@@ -231,6 +259,10 @@ pub fn api_failure(
         Failure::Unreachable { cause, .. } if cause.contains("certificate") => {
             Advice::fix(Some(UNTRUSTED.into()))
         }
+        Failure::Unreachable { cause, .. } if cause.contains("dns error") => Advice::new(
+            "DNS has no address for the endpoint",
+            Some(route_fix(endpoint, place)),
+        ),
         Failure::Timeout { .. } | Failure::Unreachable { .. } => {
             Advice::fix(Some(route_fix(endpoint, place)))
         }

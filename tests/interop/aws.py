@@ -15,6 +15,8 @@ REGION = "us-east-1"
 PULL_ACTIONS = ("ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                 "ecr:BatchCheckLayerAvailability")
 USERS = {"token-only": ("ecr:GetAuthorizationToken",), "puller": PULL_ACTIONS}
+# Pod roles (KEP-4412), assumed with a service-account token, with the same two policies.
+ROLES = {"pod-token-only": USERS["token-only"], "pod-puller": PULL_ACTIONS}
 
 
 # KEP-4412: a pod's service-account token (a JWT in form; moto does not verify it) and the role
@@ -72,6 +74,7 @@ class IamWorld:
     repository: str
     tag: str
     users: dict  # user name → Keys
+    roles: dict  # role name → ARN
 
     @property
     def image(self):
@@ -109,9 +112,24 @@ def iam_setup_steps(repository, image, found):
             found.setdefault("users", {})[user] = Keys(key["AccessKeyId"], key["SecretAccessKey"])
         return step
 
+    def create_role(role):
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+                                                          "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.example"}}]}
+
+        def step(ecr, iam):
+            arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+            found.setdefault("roles", {})[role] = arn
+        return step
+
+    def allow_role(role, actions):
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}
+        return lambda ecr, iam: iam.put_role_policy(RoleName=role, PolicyName="ecr", PolicyDocument=json.dumps(policy))
+
     steps = [create_repository, put_image]
     for user, actions in USERS.items():
         steps += [create_user(user), allow(user, actions), create_access_key(user)]
+    for role, actions in ROLES.items():
+        steps += [create_role(role), allow_role(role, actions)]
     return steps
 
 
@@ -126,8 +144,20 @@ def build_iam_world(log_dir, image, repository="team/app"):
         ecr, iam = client("ecr", server.url, anyone), client("iam", server.url, anyone)
         for step in steps:
             step(ecr, iam)
-        world = IamWorld(server.url, found["account_id"], REGION, repository, image.tag, found["users"])
+        world = IamWorld(server.url, found["account_id"], REGION, repository, image.tag, found["users"],
+                         found["roles"])
     except BaseException:
         server.stop()
         raise
     return world, server
+
+
+def let_one_unsigned_call_through(world):
+    """AWS does not authenticate STS AssumeRoleWithWebIdentity (the token is the credential);
+    moto checks its signature like any call's once IAM is enforced. Let exactly the next request
+    through unchecked: the provider makes that one first."""
+    import urllib.request
+    request = urllib.request.Request(f"{world.url}/moto-api/reset-auth", data=b"1", method="POST",
+                                     headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200

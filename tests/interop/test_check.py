@@ -4,6 +4,7 @@ the manifest and the layer served by the real registry."""
 
 import json
 
+import aws
 import provider
 
 
@@ -38,3 +39,42 @@ def test_check_passes_for_a_puller_against_the_real_registry(iam_world, registry
     assert steps["layers"]["status"] == "skip"
     assert steps["registry"]["status"] == "pass" and image.manifest_digest in steps["registry"]["detail"]
     assert steps["download"]["status"] == "pass" and image.layer_digest in steps["download"]["detail"]
+
+
+def check_as_pod(iam_world, registry, role, tmp_path, *args):
+    """`check --service-account-token-file` as a pod whose ecr-role-arn annotation names `role`;
+    no node keys at all."""
+    token_file = tmp_path / "token"
+    token_file.write_text(aws.SERVICE_ACCOUNT_TOKEN + "\n")
+    aws.let_one_unsigned_call_through(iam_world)
+    image = f"{iam_world.image}:{iam_world.tag}"
+    return provider.run("", env=provider.aws_env(iam_world.url), secrets=[aws.SERVICE_ACCOUNT_TOKEN], report=True,
+                        args=["check", image, "--registry-endpoint", f"http://{registry.address}",
+                              "--service-account-token-file", str(token_file), "--role-arn", iam_world.roles[role],
+                              *args])
+
+
+def test_check_as_a_pod_role_names_the_role_in_the_fix(iam_world, registry, tmp_path):
+    """The pod's role may get a token but not pull: the fix names the role (not its session),
+    and every step ran as the role."""
+    run = check_as_pod(iam_world, registry, "pod-token-only", tmp_path)
+    assert run.code == 1, run
+    role = iam_world.roles["pod-token-only"]
+    for needle in [f"✓ role        {role}, from annotation eks.amazonaws.com/ecr-role-arn",
+                   "token for system:serviceaccount:apps:puller",
+                   f"✓ credentials assumed role {role}",
+                   f"✓ identity    arn:aws:sts::{iam_world.account_id}:assumed-role/pod-token-only/ecr-credential-provider",
+                   "✓ token", "✗ repository", f"AmazonEC2ContainerRegistryPullOnly to {role}",
+                   "result: no: repository failed"]:
+        assert needle in run.stdout, f"{needle!r} missing:\n{run}"
+    assert aws.SERVICE_ACCOUNT_TOKEN not in run.stdout
+
+
+def test_check_as_a_pod_role_that_may_pull_passes(iam_world, registry, tmp_path):
+    run = check_as_pod(iam_world, registry, "pod-puller", tmp_path, "--json")
+    assert run.code == 0, run
+    steps = {step["name"]: step for step in json.loads(run.stdout)["steps"]}
+    assert steps["role"]["status"] == "pass" and iam_world.roles["pod-puller"] in steps["role"]["detail"]
+    assert steps["identity"]["status"] == "pass" and "assumed-role/pod-puller/" in steps["identity"]["detail"]
+    assert steps["repository"]["status"] == "pass"
+    assert steps["registry"]["status"] == "pass" and "(Basic login)" in steps["registry"]["detail"]

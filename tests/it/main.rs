@@ -21,6 +21,7 @@ mod errors;
 mod hostile;
 mod imds;
 mod kubelet;
+mod lines;
 mod messages;
 mod proxy;
 mod service_account;
