@@ -330,6 +330,8 @@ impl RegistryClient {
         let (target, host_header) = match self.route(&host) {
             Some(Route::Unresolvable) => return Err(unresolvable(&host)),
             Some(Route::To(address)) => (format!("http://{address}{path}"), Some(authority)),
+            // Behind a proxy the proxy resolves the name; the node may not be able to.
+            None if proxied() => (url.to_owned(), None),
             None => {
                 resolve(&host, port).await?;
                 (url.to_owned(), None)
@@ -390,6 +392,14 @@ async fn read_capped(body: SdkBody) -> Vec<u8> {
         bytes.extend_from_slice(&chunk);
     }
     bytes
+}
+
+/// Whether a proxy is configured: then it decides the route (and resolves names), and a
+/// direct lookup or connection from here proves nothing.
+pub fn proxied() -> bool {
+    ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|key| std::env::var_os(key).is_some_and(|v| !v.is_empty()))
 }
 
 fn unresolvable(host: &str) -> Unreached {

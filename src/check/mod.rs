@@ -837,7 +837,7 @@ impl RegistryCheck<'_> {
                     .and_then(|rest| rest.split(['/', '?']).next())
                     .unwrap_or_default()
                     .to_owned();
-                if proxied() {
+                if crate::registry::proxied() {
                     return Ok(format!(
                         "HEAD {url}: {} to {storage} (not connected: a proxy is configured)",
                         answer.status
@@ -873,11 +873,4 @@ impl RegistryCheck<'_> {
             }
         }
     }
-}
-
-/// A proxy decides the route to the layer storage; a direct connection proves nothing then.
-fn proxied() -> bool {
-    ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .any(|key| std::env::var_os(key).is_some_and(|v| !v.is_empty()))
 }
