@@ -262,6 +262,7 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
             registry_endpoint,
             service_account_token_file,
             role_arn,
+            config,
         } => {
             if role_arn.is_some() && service_account_token_file.is_none() {
                 return Err(Error::Usage(
@@ -275,21 +276,35 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
                     role_arn: role_arn.clone(),
                 }),
             };
-            let options = check::Options {
-                image: image.clone(),
-                registry_endpoint: registry_endpoint.clone(),
-                pod,
-                role_arn_env,
-                timeout: cli.timeout,
+            let report = if let Some(config) = config {
+                let mut flags = Vec::new();
+                for (flag, value) in [
+                    ("--registry-endpoint", registry_endpoint),
+                    ("--service-account-token-file", service_account_token_file),
+                    ("--role-arn", role_arn),
+                ] {
+                    if let Some(value) = value {
+                        flags.push(format!("{flag}={value}"));
+                    }
+                }
+                check::kubelet::check(config, image, &flags, cli.timeout).await?
+            } else {
+                let options = check::Options {
+                    image: image.clone(),
+                    registry_endpoint: registry_endpoint.clone(),
+                    pod,
+                    role_arn_env,
+                    timeout: cli.timeout,
+                };
+                // Boxed: the check's state is large, and the kubelet path need not carry it.
+                Box::pin(check::check(
+                    &options,
+                    &settings,
+                    progress,
+                    SystemTime::now(),
+                ))
+                .await?
             };
-            // Boxed: the check's state is large, and the kubelet path need not carry it.
-            let report = Box::pin(check::check(
-                &options,
-                &settings,
-                progress,
-                SystemTime::now(),
-            ))
-            .await?;
             let stdout = if *json {
                 report.to_json()
             } else {

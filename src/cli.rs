@@ -196,7 +196,7 @@ gets a token as the kubelet's exec would, and prints the response.",
     },
     Spec {
         name: "check",
-        usage: "check IMAGE [--json] [--registry-endpoint URL] [--service-account-token-file FILE [--role-arn ARN]]",
+        usage: "check IMAGE [--json] [--registry-endpoint URL] [--service-account-token-file FILE [--role-arn ARN]] [--config FILE]",
         summary: "can this identity pull IMAGE?",
         args: &["IMAGE"],
         flags: &[
@@ -220,6 +220,11 @@ gets a token as the kubelet's exec would, and prints the response.",
                 Takes::Value("ARN"),
                 "the pod's ecr-role-arn annotation (empty: none)",
             ),
+            flag(
+                "config",
+                Takes::Value("FILE"),
+                "first the kubelet's view under this provider config",
+            ),
         ],
         about: "\
 Tries each step a pull of IMAGE takes, with the credentials the kubelet's exec
@@ -232,8 +237,11 @@ For each failure it says the cause and the fix (the policy to attach; across
 accounts, the repository policy; the VPC endpoint a route needs). With
 --service-account-token-file, every step runs as the role the provider would
 assume for a pod with that token; --role-arn stands for the pod's
-eks.amazonaws.com/ecr-role-arn annotation. Run it on the node, with the
-provider config's env.",
+eks.amazonaws.com/ecr-role-arn annotation. With --config (the kubelet's
+--image-credential-provider-config, a file or a directory), it first says
+whether the kubelet would exec a provider for IMAGE at all (matchImages, label
+by label), which one, with which args and env, then runs the steps as that
+provider, with its env. Run it on the node, with the provider config's env.",
         example: "  ecr-credential-provider check \\\n    123456789012.dkr.ecr.us-west-2.amazonaws.com/app:v1",
         exit_codes: "  0  every step passed: this identity can pull IMAGE
   1  a step failed (the report on stdout says which, why, and the fix),
@@ -245,6 +253,7 @@ provider config's env.",
             registry_endpoint: m.value("registry-endpoint"),
             service_account_token_file: m.value("service-account-token-file"),
             role_arn: m.value("role-arn"),
+            config: m.value("config"),
         },
     },
     Spec {
@@ -282,6 +291,8 @@ pub enum Command {
         service_account_token_file: Option<String>,
         /// The pod's `eks.amazonaws.com/ecr-role-arn` annotation (empty: node credentials).
         role_arn: Option<String>,
+        /// A CredentialProviderConfig: check as the kubelet would exec the provider for it.
+        config: Option<String>,
     },
     /// `config …`: print or check a CredentialProviderConfig (`config_cmd` reads its arguments).
     Config(Vec<String>),
@@ -929,6 +940,7 @@ mod tests {
                 registry_endpoint: Some("http://127.0.0.1:5000".into()),
                 service_account_token_file: None,
                 role_arn: None,
+                config: None,
             },
         );
         for args in [

@@ -28,7 +28,7 @@ pub fn hint(error: &Error) -> Option<String> {
             "to try it by hand, `ecr-credential-provider get IMAGE` builds the request for you".into()
         }
         Error::Request(_) => r#"the kubelet writes {"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"HOST/REPOSITORY"}; by hand, `ecr-credential-provider get IMAGE` builds it"#.into(),
-        Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) | Error::Startup(_) | Error::Interrupted { .. } | Error::ReadFile { .. } => {
+        Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) | Error::Startup(_) | Error::Interrupted { .. } | Error::ReadFile { .. } | Error::ProviderRun { .. } => {
             return None;
         }
         Error::Aws(aws) => return aws_hint(aws),
@@ -456,6 +456,19 @@ pub fn unknown_challenge(scheme: &str) -> Advice {
             "the registry asks for {scheme} authentication, which the kubelet's credentials cannot answer"
         ),
         None,
+    )
+}
+
+/// `check --config`: no provider's matchImages matches the image's host.
+pub fn no_provider_matches(host: &str) -> Advice {
+    let labels = host.split(':').next().unwrap_or(host).split('.').count();
+    Advice::new(
+        format!(
+            "the kubelet matches each glob label by label: a glob needs exactly as many labels as {host} ({labels}) and the same port; `*` never spans a dot, so `*.amazonaws.com` matches no ECR host"
+        ),
+        Some(format!(
+            "add a matchImages glob for it, such as `*.dkr.ecr.*.amazonaws.com` (private ECR), `public.ecr.aws`, or `{host}` itself, and restart the kubelet"
+        )),
     )
 }
 

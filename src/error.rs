@@ -69,6 +69,9 @@ pub enum Error {
         path: String,
         source: io::Error,
     },
+    /// `check --config`: the check run as the provider gave no report.
+    #[error("the check run with provider {provider}'s env gave no report: {detail}")]
+    ProviderRun { provider: String, detail: String },
     #[error("could not write the response to stdout: {0}")]
     WriteStdout(io::Error),
 }

@@ -5,7 +5,9 @@
 //! fix it (texts in `diagnose`). Each step has a share of the deadline: a slow one is reported
 //! as timed out, the steps that need it as not tried, and the report always prints in time.
 
+pub mod kubelet;
 mod pod;
+mod provider_config;
 mod report;
 
 use std::future::Future;

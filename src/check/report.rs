@@ -4,11 +4,11 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diagnose::Advice;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -16,9 +16,9 @@ pub enum Status {
     Skip,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Step {
-    pub name: &'static str,
+    pub name: String,
     pub status: Status,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -27,7 +27,8 @@ pub struct Step {
     pub fix: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// Also read back: `check --config` reads the report of the check it runs as the provider.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     pub image: String,
     pub pullable: bool,
@@ -104,7 +105,7 @@ impl Steps {
         advice: Advice,
     ) {
         self.0.push(Step {
-            name,
+            name: name.to_owned(),
             status,
             detail: detail.into(),
             cause: advice.cause,

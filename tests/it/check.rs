@@ -857,3 +857,167 @@ fn an_unreadable_token_file_is_one_line() {
         "ecr-credential-provider: could not read the service-account token file /nonexistent/token: No such file or directory (os error 2)"
     );
 }
+
+/// Every CredentialProviderConfig under examples/, at any depth.
+fn example_configs() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if std::fs::read_to_string(&path).is_ok_and(|text| {
+                text.contains("kind: CredentialProviderConfig")
+                    || text.contains("\"kind\": \"CredentialProviderConfig\"")
+            }) {
+                found.push(path);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &mut found,
+    );
+    found.sort();
+    found
+}
+
+#[test]
+fn check_config_runs_as_the_provider_every_example_config_picks() {
+    let configs = example_configs();
+    assert!(configs.len() >= 3, "{configs:?}");
+    let server = World::default().start();
+    for config in &configs {
+        let output = finish(
+            check_at(&server, IMAGE, &[HOST])
+                .arg("--config")
+                .arg(config.display().to_string()),
+        );
+        let text = &output.stdout;
+        assert_has(
+            text,
+            &[
+                "✓ config      the kubelet execs ",
+                "(matchImages *.dkr.ecr.*.amazonaws.com, credentialprovider.kubelet.k8s.io/v1",
+                "✓ image       team/app:v1",
+                "✓ credentials",
+                "result: ",
+            ],
+        );
+        assert_eq!(output.code, Some(0), "{}: {output:#?}", config.display());
+        if std::fs::read_to_string(config)
+            .unwrap()
+            .contains("serviceAccountTokenAudience")
+        {
+            assert_has(
+                text,
+                &["it gets the pod's service-account token (audience sts.amazonaws.com)"],
+            );
+        }
+    }
+    let kops = configs
+        .iter()
+        .find(|c| c.display().to_string().contains("kops"))
+        .unwrap();
+    let output = finish(
+        check_at(&server, "public.ecr.aws/team/app:v1", &["public.ecr.aws"])
+            .arg("--config")
+            .arg(kops.display().to_string()),
+    );
+    assert_has(
+        &output.stdout,
+        &[
+            "✓ config      the kubelet execs ecr-credential-provider (matchImages public.ecr.aws, credentialprovider.kubelet.k8s.io/v1) with args get-credentials, env AWS_REGION=us-east-1",
+        ],
+    );
+}
+
+#[test]
+fn check_config_whose_globs_cannot_match_says_no_provider_runs() {
+    let dir = TempDir::new();
+    let path = dir.0.join("config.yaml");
+    std::fs::write(
+        &path,
+        r#"apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+  - name: ecr-credential-provider
+    apiVersion: credentialprovider.kubelet.k8s.io/v1
+    matchImages:
+      - "*.amazonaws.com"
+      - "111122223333.dkr.ecr.us-west-2.amazonaws.com:443"
+    defaultCacheDuration: "12h0m0s"
+"#,
+    )
+    .unwrap();
+    let server = World::default().start();
+    let output = finish(
+        check_at(&server, IMAGE, &[HOST])
+            .arg("--config")
+            .arg(path.display().to_string()),
+    );
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            &format!(
+                "✗ config      no provider in {} matches {HOST}",
+                path.display()
+            ),
+            "`*.amazonaws.com` matches no ECR host",
+            "– credentials not tried: no provider matches",
+            "result: no: config failed",
+        ],
+    );
+    assert!(server.seen().is_empty(), "nothing is asked of AWS");
+    let text = output.stdout.replace(&path.display().to_string(), "CONFIG");
+    insta::assert_snapshot!("config_no_match_text", text);
+}
+
+#[test]
+fn check_config_runs_with_the_providers_env() {
+    // The node has no keys; the provider's env in the config has them.
+    let dir = TempDir::new();
+    let path = dir.0.join("config.json");
+    let server = World::default().start();
+    let config = serde_json::json!({"apiVersion": "kubelet.config.k8s.io/v1", "kind": "CredentialProviderConfig",
+        "providers": [{"name": "ecr-credential-provider", "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+            "matchImages": ["*.dkr.ecr.*.amazonaws.com"], "defaultCacheDuration": "12h",
+            "env": [{"name": "AWS_ACCESS_KEY_ID", "value": crate::support::ACCESS_KEY},
+                    {"name": "AWS_SECRET_ACCESS_KEY", "value": crate::support::SECRET_KEY}]}]});
+    std::fs::write(&path, config.to_string()).unwrap();
+    let routes = format!("{HOST}={}", address(&server));
+    let output = finish(
+        exec()
+            .endpoint(&server.url)
+            .env("ECR_CREDENTIAL_PROVIDER_TEST_HOSTS", routes)
+            .arg("check")
+            .arg(IMAGE)
+            .arg("--config")
+            .arg(path.display().to_string())
+            .arg("--json")
+            .report(),
+    );
+    assert_eq!(output.code, Some(0), "{output:#?}");
+    assert!(
+        !output.stdout.contains(crate::support::SECRET_KEY),
+        "{}",
+        output.stdout
+    );
+    let report: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(report["pullable"], true);
+    assert!(
+        step(&report, "config")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("AWS_SECRET_ACCESS_KEY=** redacted **"),
+        "{report}"
+    );
+    assert!(
+        step(&report, "credentials")["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("environment variables"),
+        "{report}"
+    );
+}
