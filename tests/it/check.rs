@@ -134,6 +134,7 @@ impl World {
                     {"ecrRepositoryPrefix": "quay", "upstreamRegistryUrl": "quay.io", "registryId": "111122223333"},
                     {"ecrRepositoryPrefix": "ecr-public", "upstreamRegistryUrl": "public.ecr.aws", "registryId": "111122223333"}]}),
             ),
+            _ if seen.target.starts_with("/v2/") && self.hang.contains(&"registry") => Reply::Hang,
             _ if seen.target.starts_with("/token/") => self.token_service(seen),
             _ if seen.target.starts_with("/v2/") => self.registry(seen),
             other => Reply::aws_error(400, "UnknownOperationException", other),
@@ -662,6 +663,28 @@ fn a_step_that_hangs_times_out_and_the_full_report_still_prints_in_time() {
             insta::assert_snapshot!("timeout_text", stable(&output.stdout, &server));
         }
     }
+}
+
+#[test]
+fn a_registry_that_never_answers_times_out_with_the_registry_route() {
+    let server = World {
+        hang: &["registry"],
+        ..World::default()
+    }
+    .start();
+    let output = finish(check_at(&server, IMAGE, &[HOST]).arg("--timeout=6s"));
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert!(output.elapsed < Duration::from_secs(6), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            &format!(
+                "✗ registry    timed out after 1.425s waiting for the registry at https://{HOST}/v2/"
+            ),
+            "com.amazonaws.us-west-2.ecr.dkr",
+            "– download    not tried: registry failed",
+        ],
+    );
 }
 
 #[test]
