@@ -73,4 +73,21 @@ impl Trust {
         }
         builder.build()
     }
+
+    /// A direct connector with this trust whose names all resolve to what `resolver` says:
+    /// for the test-only host routes of debug builds (see `registry`).
+    #[cfg(debug_assertions)]
+    pub(crate) fn connector_with_resolver(
+        &self,
+        builder: ConnectorBuilder,
+        resolver: impl aws_smithy_runtime_api::client::dns::ResolveDns + Clone + 'static,
+    ) -> Connector {
+        let mut builder = builder
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .proxy_config(ProxyConfig::disabled());
+        if let Some(context) = &self.0 {
+            builder = builder.tls_context(context.clone());
+        }
+        builder.build_with_resolver(resolver)
+    }
 }

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use aws_smithy_runtime_api::client::http::HttpConnector;
+use aws_smithy_runtime_api::client::http::{HttpConnector, SharedHttpConnector};
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
@@ -122,7 +122,10 @@ pub struct RegistryClient {
     endpoint: String,
     basic: Secret,
     connector: CappedConnector<Routed>,
+    proxies: Proxies,
     routes: Vec<(String, Route)>,
+    /// The connector of each `Route::Tls` host.
+    pinned: Vec<(String, CappedConnector<SharedHttpConnector>)>,
 }
 
 /// Where a host's connections go instead of DNS's answer (debug builds, for tests only).
@@ -130,7 +133,25 @@ pub struct RegistryClient {
 enum Route {
     /// Plain HTTP to this loopback `addr:port`, the original host kept in `Host`.
     To(String),
+    /// HTTPS to `port` of the host, the host's name resolving to this loopback address: TLS
+    /// sees the real name (SNI, certificate), only the port differs.
+    Tls(std::net::IpAddr, u16),
     Unresolvable,
+}
+
+/// Resolves every name to one address: for a `Route::Tls` host's own connector.
+#[cfg(debug_assertions)]
+#[derive(Debug, Clone)]
+struct Pinned(std::net::IpAddr);
+
+#[cfg(debug_assertions)]
+impl aws_smithy_runtime_api::client::dns::ResolveDns for Pinned {
+    fn resolve_dns<'a>(
+        &'a self,
+        _name: &'a str,
+    ) -> aws_smithy_runtime_api::client::dns::DnsFuture<'a> {
+        aws_smithy_runtime_api::client::dns::DnsFuture::ready(Ok(vec![self.0]))
+    }
 }
 
 impl RegistryClient {
@@ -145,11 +166,15 @@ impl RegistryClient {
     ) -> Self {
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{username}:{}", password.expose()));
+        let routes = test_routes();
+        let pinned = pinned_connectors(&routes, trust, timeout);
         Self {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             basic: Secret::new(format!("Basic {basic}")),
             connector: CappedConnector(proxies.connector(trust, timeout)),
-            routes: test_routes(),
+            proxies: proxies.clone(),
+            routes,
+            pinned,
         }
     }
 
@@ -297,6 +322,7 @@ impl RegistryClient {
         let address = match self.route(&host) {
             Some(Route::Unresolvable) => return Err(unresolvable(&host)),
             Some(Route::To(address)) => address,
+            Some(Route::Tls(ip, port)) => std::net::SocketAddr::new(ip, port).to_string(),
             None => resolve(&host, port).await?,
         };
         tokio::net::TcpStream::connect(&address)
@@ -307,6 +333,13 @@ impl RegistryClient {
                 cause: format!("could not connect to {host}: {error}"),
                 timeout: false,
             })
+    }
+
+    /// Whether a request to `url` goes through a proxy: then the proxy decides the route (and
+    /// resolves names), and a direct lookup or connection from here proves nothing.
+    pub fn proxied(&self, url: &str) -> bool {
+        url.parse::<http::Uri>()
+            .is_ok_and(|uri| self.proxies.route(&uri).is_some())
     }
 
     fn route(&self, host: &str) -> Option<Route> {
@@ -327,11 +360,18 @@ impl RegistryClient {
         let (authority, path) =
             split_url(url).ok_or_else(|| invalid(format!("invalid URL {url}")))?;
         let (host, port) = host_port(&authority, url.starts_with("http://"));
+        let mut connector: &dyn HttpConnector = &self.connector;
         let (target, host_header) = match self.route(&host) {
             Some(Route::Unresolvable) => return Err(unresolvable(&host)),
             Some(Route::To(address)) => (format!("http://{address}{path}"), Some(authority)),
+            Some(Route::Tls(_, port)) => {
+                if let Some((_, pinned)) = self.pinned.iter().find(|(name, _)| *name == host) {
+                    connector = pinned;
+                }
+                (format!("https://{host}:{port}{path}"), Some(authority))
+            }
             // Behind a proxy the proxy resolves the name; the node may not be able to.
-            None if proxied() => (url.to_owned(), None),
+            None if self.proxied(url) => (url.to_owned(), None),
             None => {
                 resolve(&host, port).await?;
                 (url.to_owned(), None)
@@ -355,8 +395,7 @@ impl RegistryClient {
             .body(SdkBody::empty())
             .map_err(|error| invalid(format!("invalid registry URL {url}: {error}")))?;
         let request = HttpRequest::try_from(request).map_err(|error| invalid(error.to_string()))?;
-        let response = self
-            .connector
+        let response = connector
             .call(request)
             .await
             .map_err(|error| Unreached::Connect {
@@ -392,14 +431,6 @@ async fn read_capped(body: SdkBody) -> Vec<u8> {
         bytes.extend_from_slice(&chunk);
     }
     bytes
-}
-
-/// Whether a proxy is configured: then it decides the route (and resolves names), and a
-/// direct lookup or connection from here proves nothing.
-pub fn proxied() -> bool {
-    ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .any(|key| std::env::var_os(key).is_some_and(|v| !v.is_empty()))
 }
 
 fn unresolvable(host: &str) -> Unreached {
@@ -508,8 +539,47 @@ pub fn parse_challenge(value: &str) -> Challenge {
     }
 }
 
-/// `ECR_CREDENTIAL_PROVIDER_TEST_HOSTS=host=127.0.0.1:PORT,other=unresolvable`: lets tests
-/// reach ECR host names on loopback. Compiled into debug builds only; release builds ignore it.
+#[cfg(debug_assertions)]
+fn pinned_connectors(
+    routes: &[(String, Route)],
+    trust: &Trust,
+    timeout: Duration,
+) -> Vec<(String, CappedConnector<SharedHttpConnector>)> {
+    routes
+        .iter()
+        .filter_map(|(host, route)| match route {
+            Route::Tls(ip, _) => {
+                let settings =
+                    aws_smithy_runtime_api::client::http::HttpConnectorSettings::builder()
+                        .connect_timeout(timeout)
+                        .read_timeout(timeout)
+                        .build();
+                let builder = aws_smithy_http_client::ConnectorBuilder::default()
+                    .connector_settings(settings)
+                    .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new());
+                let connector = trust.connector_with_resolver(builder, Pinned(*ip));
+                Some((
+                    host.clone(),
+                    CappedConnector(SharedHttpConnector::new(connector)),
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(not(debug_assertions))]
+fn pinned_connectors(
+    _: &[(String, Route)],
+    _: &Trust,
+    _: Duration,
+) -> Vec<(String, CappedConnector<SharedHttpConnector>)> {
+    Vec::new()
+}
+
+/// `ECR_CREDENTIAL_PROVIDER_TEST_HOSTS=host=127.0.0.1:PORT,b=tls:127.0.0.1:PORT,c=unresolvable`:
+/// lets tests reach ECR host names on loopback, over plain HTTP or over TLS with the host's
+/// own name. Compiled into debug builds only; release builds ignore it.
 #[cfg(debug_assertions)]
 fn test_routes() -> Vec<(String, Route)> {
     let Ok(value) = std::env::var("ECR_CREDENTIAL_PROVIDER_TEST_HOSTS") else {
@@ -521,6 +591,9 @@ fn test_routes() -> Vec<(String, Route)> {
             let (host, target) = entry.split_once('=')?;
             let route = if target == "unresolvable" {
                 Route::Unresolvable
+            } else if let Some(address) = target.strip_prefix("tls:") {
+                let address: std::net::SocketAddr = address.parse().ok()?;
+                Route::Tls(address.ip(), address.port())
             } else {
                 Route::To(target.to_owned())
             };

@@ -839,7 +839,7 @@ impl RegistryCheck<'_> {
                     .and_then(|rest| rest.split(['/', '?']).next())
                     .unwrap_or_default()
                     .to_owned();
-                if crate::registry::proxied() {
+                if client.proxied(&location) {
                     return Ok(format!(
                         "HEAD {url}: {} to {storage} (not connected: a proxy is configured)",
                         answer.status

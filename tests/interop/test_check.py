@@ -3,9 +3,14 @@ the repository is told which action is missing and how to grant it; the puller p
 the manifest and the layer served by the real registry."""
 
 import json
+import subprocess
+
+import pytest
 
 import aws
 import provider
+from recorder import Recorder
+from servers import require_tool
 
 
 def check(iam_world, registry, user, *args):
@@ -78,3 +83,52 @@ def test_check_as_a_pod_role_that_may_pull_passes(iam_world, registry, tmp_path)
     assert steps["identity"]["status"] == "pass" and "assumed-role/pod-puller/" in steps["identity"]["detail"]
     assert steps["repository"]["status"] == "pass"
     assert steps["registry"]["status"] == "pass" and "(Basic login)" in steps["registry"]["detail"]
+
+
+@pytest.fixture(scope="module")
+def registry_certificate(tmp_path_factory, iam_world):
+    """A private CA and a certificate for the image's own registry host name."""
+    openssl = require_tool("openssl", "apt-get install -y openssl")
+    root = tmp_path_factory.mktemp("registry-ca")
+    host = aws.ecr_host(iam_world.region, iam_world.account_id)
+
+    def sh(*args):
+        subprocess.run([openssl, *args], check=True, capture_output=True, cwd=root)
+
+    sh("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+       "-subj", "/CN=interop registry CA")
+    sh("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", f"/CN={host}")
+    (root / "ext.cnf").write_text(f"subjectAltName=DNS:{host}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    sh("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem",
+       "-days", "2", "-extfile", "ext.cnf")
+    return host, root
+
+
+def test_check_probes_the_images_own_host_over_tls(iam_world, registry, registry_certificate):
+    """No --registry-endpoint: the real registry behind TLS under the image's own host name (the
+    debug build's test-only host route resolves that name to loopback; TLS sees the real name),
+    trusted through AWS_CA_BUNDLE — and refused, with the fix, without it."""
+    host, ca = registry_certificate
+    front = Recorder(int(registry.address.rsplit(":", 1)[1]), tls=(ca / "leaf.pem", ca / "leaf.key"))
+    try:
+        keys = iam_world.users["puller"]
+        route = f"{host}=tls:127.0.0.1:{front.url.rsplit(':', 1)[1]}"
+        image = f"{iam_world.image}:{iam_world.tag}"
+        env = provider.aws_env(iam_world.url, keys, ECR_CREDENTIAL_PROVIDER_TEST_HOSTS=route)
+        run = provider.run("", env={**env, "AWS_CA_BUNDLE": ca / "ca.pem"}, secrets=keys.secrets, report=True,
+                           args=["check", image])
+        assert run.code == 0, run
+        assert f"✓ registry    GET https://{host}/v2/{iam_world.repository}/manifests/{iam_world.tag}: 200" in run.stdout, run
+        assert "(Basic login)" in run.stdout
+        assert front.exchanges and all(e.headers["host"] == host for e in front.exchanges)
+        ping, manifest = front.exchanges[:2]
+        assert (ping.path, manifest.path) == ("/v2/", f"/v2/{iam_world.repository}/manifests/{iam_world.tag}")
+        assert "authorization" not in ping.headers and manifest.headers["authorization"].startswith("Basic ")
+
+        untrusted = provider.run("", env=env, secrets=keys.secrets, report=True, args=["check", image])
+        assert untrusted.code == 1, untrusted
+        for needle in [f"✗ registry    GET https://{host}/v2/", "the registry's TLS certificate is not trusted",
+                       "AWS_CA_BUNDLE"]:
+            assert needle in untrusted.stdout, f"{needle!r} missing:\n{untrusted}"
+    finally:
+        front.close()
