@@ -682,6 +682,14 @@ struct RegistryCheck<'a> {
 type Stop = (String, Advice);
 
 impl RegistryCheck<'_> {
+    /// Where layers come from: S3 behind private ECR, a CDN behind ECR Public.
+    fn storage(&self) -> Endpoint {
+        match self.endpoint {
+            Endpoint::EcrDkr => Endpoint::LayerStorage,
+            other => other,
+        }
+    }
+
     fn refused(&self, status: u16) -> Advice {
         diagnose::registry_refused(Refusal {
             status,
@@ -740,7 +748,7 @@ impl RegistryCheck<'_> {
                 false
             }
             timed => {
-                let advice = diagnose::timed_out(Endpoint::LayerStorage, self.place);
+                let advice = diagnose::timed_out(self.storage(), self.place);
                 budget.record(timed, "download", steps, advice);
                 false
             }
@@ -847,8 +855,7 @@ impl RegistryCheck<'_> {
                 }
                 progress.step(format!("the layer storage at {storage}"));
                 client.reach(&location).await.map_err(|unreached| {
-                    let advice =
-                        diagnose::unreached(&unreached, Endpoint::LayerStorage, self.place);
+                    let advice = diagnose::unreached(&unreached, self.storage(), self.place);
                     (
                         format!(
                             "HEAD {url}: {} to {storage}, which {unreached}",
