@@ -256,69 +256,81 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
             .await?;
             Ok(Outcome::success(answer.to_json(*show_password)))
         }
-        Command::Check {
-            image,
-            json,
-            registry_endpoint,
-            service_account_token_file,
-            role_arn,
-            config,
-        } => {
-            if role_arn.is_some() && service_account_token_file.is_none() {
-                return Err(Error::Usage(
-                    "check: --role-arn needs --service-account-token-file (a role is assumed with a pod's token)".into(),
-                ));
-            }
-            let pod = match service_account_token_file {
-                None => None,
-                Some(path) => Some(check::Pod {
-                    token: read_token(path)?,
-                    role_arn: role_arn.clone(),
-                }),
-            };
-            let report = if let Some(config) = config {
-                let mut flags = Vec::new();
-                for (flag, value) in [
-                    ("--registry-endpoint", registry_endpoint),
-                    ("--service-account-token-file", service_account_token_file),
-                    ("--role-arn", role_arn),
-                ] {
-                    if let Some(value) = value {
-                        flags.push(format!("{flag}={value}"));
-                    }
-                }
-                check::kubelet::check(config, image, &flags, cli.timeout).await?
-            } else {
-                let options = check::Options {
-                    image: image.clone(),
-                    registry_endpoint: registry_endpoint.clone(),
-                    pod,
-                    role_arn_env,
-                    timeout: cli.timeout,
-                };
-                // Boxed: the check's state is large, and the kubelet path need not carry it.
-                Box::pin(check::check(
-                    &options,
-                    &settings,
-                    progress,
-                    SystemTime::now(),
-                ))
-                .await?
-            };
-            let stdout = if *json {
-                report.to_json()
-            } else {
-                report.to_text()
-            };
-            Ok(Outcome {
-                stdout,
-                success: report.pullable,
-            })
-        }
+        Command::Check { .. } => run_check(cli, &settings, role_arn_env, progress).await,
         Command::Help(_) | Command::Version | Command::Config(_) => {
             unreachable!("answered before the runtime starts")
         }
     }
+}
+
+/// `check IMAGE`: the report, as it is or as the provider a `--config` picks.
+async fn run_check(
+    cli: &cli::Cli,
+    settings: &aws::Settings,
+    role_arn_env: Option<String>,
+    progress: &Progress,
+) -> Result<Outcome, Error> {
+    let Command::Check {
+        image,
+        json,
+        registry_endpoint,
+        service_account_token_file,
+        role_arn,
+        config,
+    } = &cli.command
+    else {
+        unreachable!("run_check runs the check command only");
+    };
+    if role_arn.is_some() && service_account_token_file.is_none() {
+        return Err(Error::Usage(
+            "check: --role-arn needs --service-account-token-file (a role is assumed with a pod's token)".into(),
+        ));
+    }
+    let pod = match service_account_token_file {
+        None => None,
+        Some(path) => Some(check::Pod {
+            token: read_token(path)?,
+            role_arn: role_arn.clone(),
+        }),
+    };
+    let report = if let Some(config) = config {
+        let mut flags = Vec::new();
+        for (flag, value) in [
+            ("--registry-endpoint", registry_endpoint),
+            ("--service-account-token-file", service_account_token_file),
+            ("--role-arn", role_arn),
+        ] {
+            if let Some(value) = value {
+                flags.push(format!("{flag}={value}"));
+            }
+        }
+        check::kubelet::check(config, image, &flags, cli.timeout).await?
+    } else {
+        let options = check::Options {
+            image: image.clone(),
+            registry_endpoint: registry_endpoint.clone(),
+            pod,
+            role_arn_env,
+            timeout: cli.timeout,
+        };
+        // Boxed: the check's state is large, and the kubelet path need not carry it.
+        Box::pin(check::check(
+            &options,
+            settings,
+            progress,
+            SystemTime::now(),
+        ))
+        .await?
+    };
+    let stdout = if *json {
+        report.to_json()
+    } else {
+        report.to_text()
+    };
+    Ok(Outcome {
+        stdout,
+        success: report.pullable,
+    })
 }
 
 /// The shared token cache, if asked for; a directory that cannot be used costs the cache,
