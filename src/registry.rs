@@ -130,6 +130,10 @@ pub struct RegistryClient {
 
 /// Where a host's connections go instead of DNS's answer (debug builds, for tests only).
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(debug_assertions),
+    allow(dead_code, reason = "release builds read no test routes")
+)]
 enum Route {
     /// Plain HTTP to this loopback `addr:port`, the original host kept in `Host`.
     To(String),
