@@ -421,6 +421,21 @@ fn clock() -> Advice {
     )
 }
 
+/// The registry answered the layer HEAD with an error status.
+pub fn layer_refused(status: u16, pull_fix: Option<String>) -> Advice {
+    match status {
+        401 | 403 => Advice::new("the registry refused the layer download", pull_fix),
+        _ => Advice::new("the layer could not be fetched", None),
+    }
+}
+
+/// An image with a host but no repository.
+pub fn no_repository() -> Advice {
+    Advice::fix(Some(
+        "give the whole image, such as HOST/REPOSITORY:TAG".into(),
+    ))
+}
+
 /// The Bearer challenge's token service refused the credentials.
 pub fn login_refused(realm: &str, status: u16, token_expired: bool, issuer: &str) -> Advice {
     if token_expired {

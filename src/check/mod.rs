@@ -63,9 +63,7 @@ pub async fn check(
         steps.fail(
             "image",
             format!("{image} names no repository"),
-            Advice::fix(Some(
-                "give the whole image, such as HOST/REPOSITORY:TAG".into(),
-            )),
+            diagnose::no_repository(),
         );
         return Ok(steps.report(image, false));
     };
@@ -871,13 +869,7 @@ impl RegistryCheck<'_> {
                 ))
             }
             (status, _) => {
-                let advice = match status {
-                    401 | 403 => Advice::new(
-                        "the registry refused the layer download",
-                        self.pull_fix.clone(),
-                    ),
-                    _ => Advice::new("the layer could not be fetched", None),
-                };
+                let advice = diagnose::layer_refused(status, self.pull_fix.clone());
                 Err((format!("HEAD {url}: HTTP {status}"), advice))
             }
         }
