@@ -665,6 +665,64 @@ mod tests {
     }
 
     #[test]
+    fn routes_name_the_vpc_endpoint_of_the_partition() {
+        let commercial = Place::of_region("us-west-2");
+        assert!(
+            route_fix(Endpoint::EcrApi, commercial).contains("com.amazonaws.us-west-2.ecr.api")
+        );
+        assert!(
+            route_fix(Endpoint::EcrDkr, commercial).contains("com.amazonaws.us-west-2.ecr.dkr")
+        );
+        assert!(
+            route_fix(Endpoint::LayerStorage, commercial)
+                .contains("S3 gateway endpoint com.amazonaws.us-west-2.s3")
+        );
+        let china = Place::of_region("cn-north-1");
+        assert!(route_fix(Endpoint::EcrApi, china).contains("cn.com.amazonaws.cn-north-1.ecr.api"));
+        assert!(route_fix(Endpoint::EcrPublic, commercial).contains("no VPC endpoint"));
+    }
+
+    #[test]
+    fn the_trust_policy_fix_names_issuer_subject_and_audience() {
+        let claims = TokenClaims {
+            issuer: "https://oidc.eks.us-west-2.amazonaws.com/id/ABC".into(),
+            subject: "system:serviceaccount:shop:cart".into(),
+            audiences: vec!["sts.amazonaws.com".into()],
+        };
+        let denied = Failure::Service {
+            code: "AccessDenied".into(),
+            message: String::new(),
+            status: 403,
+            request_id: None,
+        };
+        let role = "arn:aws:iam::111122223333:role/pull";
+        let advice = assume_role(&denied, role, Some(&claims), Place::of_region("us-west-2"));
+        let fix = advice.fix.unwrap_or_default();
+        for needle in [
+            "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC",
+            "\"oidc.eks.us-west-2.amazonaws.com/id/ABC:sub\":\"system:serviceaccount:shop:cart\"",
+            "\"oidc.eks.us-west-2.amazonaws.com/id/ABC:aud\":\"sts.amazonaws.com\"",
+        ] {
+            assert!(fix.contains(needle), "{needle}: {fix}");
+        }
+        let unknown_issuer = Failure::Service {
+            code: "InvalidIdentityToken".into(),
+            message: String::new(),
+            status: 400,
+            request_id: None,
+        };
+        let advice = assume_role(
+            &unknown_issuer,
+            role,
+            Some(&claims),
+            Place::of_region("us-west-2"),
+        );
+        assert!(
+            advice.fix.unwrap_or_default().contains("create-open-id-connect-provider --url https://oidc.eks.us-west-2.amazonaws.com/id/ABC --client-id-list sts.amazonaws.com")
+        );
+    }
+
+    #[test]
     fn cross_account_pulls_need_a_repository_policy_naming_the_role() {
         let arn = "arn:aws:ecr:us-west-2:111122223333:repository/app";
         let session = caller(
