@@ -95,6 +95,15 @@ pub fn stand_in() -> FakeAws {
                     "User: arn:aws:iam::{ACCOUNT}:user/node is not authorized to perform: ecr:{op} on resource: arn:aws:ecr:us-west-2:{ACCOUNT}:repository/team/app"
                 ),
             ),
+            // As ECR: the ping asks for a Basic login, and the login may not pull.
+            _ if seen.target == "/v2/" => Reply::WithHeaders(
+                401,
+                vec![(
+                    "www-authenticate",
+                    r#"Basic realm="https://registry/",service="ecr.amazonaws.com""#.into(),
+                )],
+                String::new(),
+            ),
             _ if seen.target.starts_with("/v2/") => Reply::Body(
                 403,
                 "application/json",

@@ -196,52 +196,39 @@ gets a token as the kubelet's exec would, and prints the response.",
     },
     Spec {
         name: "check",
-        usage: "check IMAGE [--json] [--registry-endpoint URL] [--service-account-token-file FILE [--role-arn ARN]] [--config FILE]",
+        usage: "check IMAGE [--json] [--config FILE] [FLAGS]",
         summary: "can this identity pull IMAGE?",
         args: &["IMAGE"],
         flags: &[
-            flag(
-                "json",
-                Takes::Nothing,
-                "the report as one JSON object, for scripts",
-            ),
+            flag("json", Takes::Nothing, "the report as JSON, for scripts"),
             flag(
                 "registry-endpoint",
                 Takes::Value("URL"),
-                "probe the registry at URL, not the image's host",
+                "the registry at URL, not IMAGE's host",
             ),
             flag(
                 "service-account-token-file",
                 Takes::Value("FILE"),
-                "check as a pod with this token (KEP-4412)",
+                "as a pod with this token (KEP-4412)",
             ),
             flag(
                 "role-arn",
                 Takes::Value("ARN"),
-                "the pod's ecr-role-arn annotation (empty: none)",
+                "the pod's ecr-role-arn annotation",
             ),
             flag(
                 "config",
                 Takes::Value("FILE"),
-                "first the kubelet's view under this provider config",
+                "the kubelet's provider config first",
             ),
         ],
         about: "\
-Tries each step a pull of IMAGE takes, with the credentials the kubelet's exec
-would use: who they are (STS GetCallerIdentity), the token, BatchGetImage (or
-the pull-through cache rule that creates a missing repository), a layer's
-download URL, then the image's own registry (https://HOST, with the login its
-challenge asks for), the manifest and a layer. Each step has a share of
---timeout; a slow one is reported as timed out and the report still prints.
-For each failure it says the cause and the fix (the policy to attach; across
-accounts, the repository policy; the VPC endpoint a route needs). With
---service-account-token-file, every step runs as the role the provider would
-assume for a pod with that token; --role-arn stands for the pod's
-eks.amazonaws.com/ecr-role-arn annotation. With --config (the kubelet's
---image-credential-provider-config, a file or a directory), it first says
-whether the kubelet would exec a provider for IMAGE at all (matchImages, label
-by label), which one, with which args and env, then runs the steps as that
-provider, with its env. Run it on the node, with the provider config's env.",
+Tries each step a pull of IMAGE takes, as the kubelet's exec would: who the
+credentials are, the token, BatchGetImage (or the pull-through cache rule), a
+layer's URL, then IMAGE's own registry with the login its challenge asks for,
+the manifest and a layer, each in a share of --timeout. A failure says the cause
+and the fix. --config first says if the kubelet would exec a provider for IMAGE,
+and which, then runs the steps with that provider's env.",
         example: "  ecr-credential-provider check \\\n    123456789012.dkr.ecr.us-west-2.amazonaws.com/app:v1",
         exit_codes: "  0  every step passed: this identity can pull IMAGE
   1  a step failed (the report on stdout says which, why, and the fix),
@@ -704,11 +691,11 @@ fn flag_column(flag: &Flag) -> String {
     format!("{short}--{}{value}", flag.long)
 }
 
-/// Global flags and a command's own are aligned to one column, so the help reads as a table.
+/// Flags as a table, aligned to the widest of them (a command's help lists its own flags only,
+/// so one long flag name costs no other table its room).
 fn write_flags(out: &mut String, flags: &[Flag]) {
-    let width = GLOBAL_FLAGS
+    let width = flags
         .iter()
-        .chain(COMMANDS.iter().flat_map(|spec| spec.flags))
         .map(|flag| flag_column(flag).len() + 2)
         .max()
         .unwrap_or_default();

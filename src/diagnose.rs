@@ -263,9 +263,11 @@ pub fn api_failure(
             "DNS has no address for the endpoint",
             Some(route_fix(endpoint, place)),
         ),
-        Failure::Timeout { .. } | Failure::Unreachable { .. } => {
-            Advice::fix(Some(route_fix(endpoint, place)))
-        }
+        Failure::Timeout { .. } => Advice::fix(Some(format!(
+            "if nothing accepts the connection, {}; a server that accepts but answers slowly or without end is not ECR: check AWS_ENDPOINT_URL* and any proxy in between",
+            route_fix(endpoint, place)
+        ))),
+        Failure::Unreachable { .. } => Advice::fix(Some(route_fix(endpoint, place))),
         _ => Advice::fix(failure_hint(failure, action)),
     }
 }

@@ -877,7 +877,7 @@ fn an_unreadable_token_file_is_one_line() {
         .run();
     assert_eq!(
         output.error_line(),
-        "ecr-credential-provider: could not read the service-account token file /nonexistent/token: No such file or directory (os error 2)"
+        "ecr-credential-provider: error: could not read the service-account token file /nonexistent/token: No such file or directory (os error 2)"
     );
 }
 
