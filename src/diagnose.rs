@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::aws::{AwsError, CallerIdentity, Failure, PullThroughRule};
+use crate::aws::{AwsError, CallerIdentity, Failure, PullThroughRule, TokenClaims};
 use crate::error::{Error, WAITING_FOR_STDIN};
 use crate::registry::Unreached;
 use crate::request::RequestError;
@@ -79,6 +79,19 @@ pub fn aws_hint(error: &AwsError) -> Option<String> {
         }
         AwsError::Credentials { .. } => {
             "on EC2, check the instance profile and that instance metadata answers (a containerised kubelet needs an IMDS hop limit of 2 or more); elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the provider's env".into()
+        }
+        AwsError::AssumeRole {
+            role_arn,
+            failure,
+            region,
+            claims: Some(claims),
+        } if !claims.issuer.is_empty() && failure.code().is_some() => {
+            // The token names what the trust policy must match: say it in the one line too.
+            let advice = assume_role(failure, role_arn, Some(claims), Place::of_region(region));
+            return match (advice.cause, advice.fix) {
+                (Some(cause), Some(fix)) => Some(format!("{cause}: {fix}")),
+                (cause, fix) => fix.or(cause),
+            };
         }
         AwsError::AssumeRole {
             failure, region, ..
@@ -489,14 +502,6 @@ pub fn no_provider_matches(host: &str) -> Advice {
     )
 }
 
-/// What the claims of a service-account token say, for the trust-policy fix.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TokenClaims {
-    pub issuer: String,
-    pub subject: String,
-    pub audiences: Vec<String>,
-}
-
 /// STS AssumeRoleWithWebIdentity refused: name the trust-policy condition that must hold.
 pub fn assume_role(
     failure: &Failure,
@@ -570,6 +575,7 @@ fn assume_role_hint(failure: &Failure) -> Option<String> {
     aws_hint(&AwsError::AssumeRole {
         role_arn: String::new(),
         region: String::new(),
+        claims: None,
         failure: Failure::Service {
             code: failure.code().unwrap_or_default().to_owned(),
             message: String::new(),

@@ -33,6 +33,8 @@ pub enum AwsError {
         role_arn: String,
         region: String,
         failure: Failure,
+        /// The token's issuer, subject and audience, for the trust-policy fix.
+        claims: Option<super::credentials::TokenClaims>,
     },
     #[error(
         "{service} GetAuthorizationToken in {region} with {credential_source} credentials failed: {failure}"

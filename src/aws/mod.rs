@@ -20,7 +20,7 @@ use aws_sdk_ecr::config::{ConfigBag, Intercept, RuntimeComponents, SharedCredent
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 
 pub use authorization::AuthorizationData;
-pub use credentials::WebIdentity;
+pub use credentials::{TokenClaims, WebIdentity};
 pub use failure::{AwsError, Failure, code_and_message, error_chain};
 pub use probe::{CallerIdentity, ImageLookup, MANIFEST_MEDIA_TYPES, PullThroughRule};
 

@@ -18,9 +18,10 @@ use std::time::{Duration, SystemTime};
 pub use pod::Pod;
 pub use report::{Report, Status, Step};
 
+use crate::aws::TokenClaims;
 use crate::aws::{AwsError, CallerIdentity, Session, Settings};
 use crate::deadline::Progress;
-use crate::diagnose::{self, Advice, Endpoint, Place, TokenClaims};
+use crate::diagnose::{self, Advice, Endpoint, Place};
 use crate::error::Error;
 use crate::image::{self, PrivateEcr, Reference, RegistryHost, RegistryKind};
 use crate::registry::RegistryClient;

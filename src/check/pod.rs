@@ -4,11 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-
 use super::report::Steps;
-use crate::aws::WebIdentity;
-use crate::diagnose::{Advice, TokenClaims};
+use crate::aws::{TokenClaims, WebIdentity};
+use crate::diagnose::Advice;
 use crate::plugin::{self, ECR_ROLE_ARN_ANNOTATION};
 use crate::secret::Secret;
 
@@ -26,7 +24,7 @@ pub fn role_step(
     role_arn_env: Option<&str>,
     steps: &mut Steps,
 ) -> Result<(Option<WebIdentity>, Option<TokenClaims>), ()> {
-    let claims = claims(pod.token.expose());
+    let claims = TokenClaims::of(pod.token.expose());
     let annotations: BTreeMap<String, String> = pod
         .role_arn
         .iter()
@@ -60,45 +58,23 @@ pub fn role_step(
     }
 }
 
-/// The claims of a JWT, unverified: only to name them in advice.
-pub fn claims(token: &str) -> Option<TokenClaims> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let text = |key: &str| json[key].as_str().unwrap_or_default().to_owned();
-    let audiences = match &json["aud"] {
-        serde_json::Value::String(one) => vec![one.clone()],
-        serde_json::Value::Array(many) => many
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    };
-    Some(TokenClaims {
-        issuer: text("iss"),
-        subject: text("sub"),
-        audiences,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     #[test]
     fn claims_of_a_service_account_token() {
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
             r#"{"iss":"https://oidc.eks.us-west-2.amazonaws.com/id/ABC","sub":"system:serviceaccount:ns:sa","aud":["sts.amazonaws.com"]}"#,
         );
-        let claims = claims(&format!("eyJhbGciOiJSUzI1NiJ9.{payload}.sig")).unwrap();
+        let claims = TokenClaims::of(&format!("eyJhbGciOiJSUzI1NiJ9.{payload}.sig")).unwrap();
         assert_eq!(claims.subject, "system:serviceaccount:ns:sa");
         assert_eq!(claims.audiences, ["sts.amazonaws.com"]);
         assert_eq!(
             claims.issuer,
             "https://oidc.eks.us-west-2.amazonaws.com/id/ABC"
         );
-        assert_eq!(super::claims("not-a-jwt"), None);
+        assert_eq!(TokenClaims::of("not-a-jwt"), None);
     }
 }

@@ -167,6 +167,37 @@ fn a_refused_role_names_the_role_and_the_trust_policy() {
     assert!(server.calls("GetAuthorizationToken").is_empty());
 }
 
+/// With a token whose claims can be read, the kubelet's one line carries the trust-policy
+/// statement itself: the OIDC provider, and the subject and audience conditions.
+#[test]
+fn a_refused_role_names_the_statement_the_token_needs() {
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        r#"{"iss":"https://oidc.eks.eu-west-1.amazonaws.com/id/ABC","sub":"system:serviceaccount:shop:cart","aud":["sts.amazonaws.com"]}"#,
+    );
+    let jwt = format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2lnbmF0dXJl");
+    let server = FakeAws::start(|_| sts_error(403, "AccessDenied", "Not authorized"));
+    let stdin = serde_json::json!({
+        "kind": "CredentialProviderRequest", "apiVersion": V1, "image": IMAGE,
+        "serviceAccountToken": jwt, "serviceAccountAnnotations": {"eks.amazonaws.com/ecr-role-arn": ROLE},
+    })
+    .to_string();
+    let output = exec()
+        .endpoint(&server.url)
+        .stdin(stdin)
+        .secret(jwt.clone())
+        .run();
+    let line = output.error_line();
+    for needle in [
+        "the trust policy of arn:aws:iam::123456789012:role/ecr-pull does not let this token in",
+        r#""Federated":"arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC""#,
+        r#""oidc.eks.eu-west-1.amazonaws.com/id/ABC:sub":"system:serviceaccount:shop:cart""#,
+        r#""oidc.eks.eu-west-1.amazonaws.com/id/ABC:aud":"sts.amazonaws.com""#,
+    ] {
+        assert!(line.contains(needle), "{needle}: {line}");
+    }
+}
+
 #[test]
 fn a_malformed_role_arn_is_refused_before_any_call() {
     let server = FakeAws::start(|_| Reply::Close);
