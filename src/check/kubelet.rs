@@ -9,12 +9,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::provider_config::{self, Config, Provider};
 use super::report::{Report, Steps};
 use crate::diagnose::{self, Advice};
 use crate::duration;
 use crate::error::Error;
 use crate::image;
+use crate::kubelet_config::{self, Config, Provider};
 
 /// The steps after `config`, for a report that stops there.
 const AFTER_CONFIG: [&str; 8] = [
@@ -41,16 +41,14 @@ pub async fn check(
     let config = match read(path)? {
         Ok(config) => config,
         Err(reason) => {
-            steps.fail(
-                "config",
-                format!("{path}: not a config the kubelet would start with: {reason}"),
-                Advice::default(),
-            );
+            steps.fail("config", format!("{path}: {reason}"), Advice::default());
             steps.not_tried(&AFTER_CONFIG, "no config");
             return Ok(steps.report(image, false));
         }
     };
-    let Some(provider) = config.providers_for(image).into_iter().next() else {
+    // The kubelet matches the image of its request: no tag, no digest.
+    let requested = kubelet_config::request_image(image);
+    let Some(provider) = config.providers_for(&requested).into_iter().next() else {
         let host = image::parse(image).map_or_else(|_| image.to_owned(), |r| r.host);
         let globs: Vec<&str> = config
             .providers
@@ -68,7 +66,7 @@ pub async fn check(
         steps.not_tried(&AFTER_CONFIG, "no provider matches");
         return Ok(steps.report(image, false));
     };
-    steps.pass("config", describe(&config, provider, image));
+    steps.pass("config", describe(&config, provider, &requested));
 
     let reserve = (timeout / 20).clamp(Duration::from_millis(100), Duration::from_secs(1));
     let left = timeout
@@ -79,43 +77,12 @@ pub async fn check(
     Ok(steps.report(image, child.pullable))
 }
 
+/// The config as the kubelet reads it at start-up; `Ok(Err(why))`: the kubelet would refuse it.
 fn read(path: &str) -> Result<Result<Config, String>, Error> {
-    let read_error = |source| Error::ReadFile {
-        what: "CredentialProviderConfig",
-        path: path.to_owned(),
-        source,
-    };
-    let limit = |text: String| {
-        if text.len() > 1 << 20 {
-            Err(read_error(std::io::Error::other("it is larger than 1 MiB")))
-        } else {
-            Ok(text)
-        }
-    };
-    if !Path::new(path).is_dir() {
-        let text = limit(std::fs::read_to_string(path).map_err(read_error)?)?;
-        return Ok(provider_config::parse(&text));
-    }
-    // Kubernetes 1.34+: a directory of configs, read in lexicographic order.
-    let mut files: Vec<_> = std::fs::read_dir(path)
-        .map_err(read_error)?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|file| {
-            file.extension()
-                .is_some_and(|ext| ext == "json" || ext == "yaml" || ext == "yml")
-        })
-        .collect();
-    files.sort();
-    let mut config = Config::default();
-    for file in files {
-        let text = limit(std::fs::read_to_string(&file).map_err(read_error)?)?;
-        match provider_config::parse(&text) {
-            Ok(more) => config.providers.extend(more.providers),
-            Err(reason) => return Ok(Err(format!("{}: {reason}", file.display()))),
-        }
-    }
-    Ok(Ok(config))
+    let sources = kubelet_config::read_sources(Path::new(path))?;
+    Ok(kubelet_config::decode(&sources)
+        .into_result()
+        .map_err(|rejected| rejected.to_string()))
 }
 
 fn describe(config: &Config, provider: &Provider, image: &str) -> String {
@@ -135,7 +102,11 @@ fn describe(config: &Config, provider: &Provider, image: &str) -> String {
             .collect();
         let _ = write!(text, ", env {}", env.join(" "));
     }
-    if let Some(audience) = &provider.token_audience {
+    if let Some(audience) = provider
+        .token_attributes
+        .as_ref()
+        .map(|t| &t.service_account_token_audience)
+    {
         let _ = write!(
             text,
             "; it gets the pod's service-account token (audience {audience}): add --service-account-token-file to check as a pod"

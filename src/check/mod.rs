@@ -8,7 +8,6 @@
 mod budget;
 pub mod kubelet;
 mod pod;
-mod provider_config;
 mod pull;
 mod report;
 mod repository;
