@@ -1056,3 +1056,31 @@ fn check_config_runs_with_the_providers_env() {
         "{report}"
     );
 }
+
+#[test]
+fn check_config_the_kubelet_would_refuse_stops_there() {
+    let dir = TempDir::new();
+    let path = dir.0.join("config.yaml");
+    // No defaultCacheDuration, and a field in the wrong case: the kubelet would not start.
+    std::fs::write(
+        &path,
+        "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: ecr-credential-provider\n    apiVersion: credentialprovider.kubelet.k8s.io/v1\n    matchimages: [\"*.dkr.ecr.*.amazonaws.com\"]\n",
+    )
+    .unwrap();
+    let server = World::default().start();
+    let output = finish(
+        check_at(&server, IMAGE, &[HOST])
+            .arg("--config")
+            .arg(path.display().to_string()),
+    );
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            "✗ config      ",
+            "the kubelet would refuse this credential provider config",
+            "– credentials not tried: no config",
+        ],
+    );
+    assert!(server.seen().is_empty());
+}
