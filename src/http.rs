@@ -2,6 +2,10 @@
 //! one, a PEM bundle (the Go SDK, and so upstream, honours it; the Rust SDK does not). One
 //! setup for the AWS calls and the registry probe; `proxy` decides which requests go through
 //! a proxy.
+//!
+//! On Linux the system roots come from the distribution's CA bundle, read once. The SDK's own
+//! loader reads that bundle and then every file of the certificate directory, which holds the
+//! same certificates again: a quarter of a whole HTTPS request's CPU (issue 11).
 
 use std::path::Path;
 
@@ -34,7 +38,11 @@ impl Trust {
     /// certificates that passed reach the TLS stack.
     pub async fn load(ca_bundle: Option<&Path>) -> Result<Self, TlsError> {
         let Some(path) = ca_bundle else {
-            return Ok(Self(None));
+            // Should the context not build, the SDK's defaults still trust the system's roots.
+            let context = TlsContext::builder()
+                .with_trust_store(system_roots())
+                .build();
+            return Ok(Self(context.ok()));
         };
         let file = NamedFile {
             what: "the CA bundle",
@@ -51,9 +59,7 @@ impl Trust {
             error,
         })?;
         let context = TlsContext::builder()
-            .with_trust_store(
-                TrustStore::default().with_pem_certificate(ca_bundle::to_pem(&certificates)),
-            )
+            .with_trust_store(system_roots().with_pem_certificate(ca_bundle::to_pem(&certificates)))
             .build()
             .map_err(|error| TlsError::Unusable {
                 file: file.shown(),
@@ -89,5 +95,186 @@ impl Trust {
             builder = builder.tls_context(context.clone());
         }
         builder.build_with_resolver(resolver)
+    }
+}
+
+/// Elsewhere the platform's store (Windows' certificate store, the macOS keychain).
+#[cfg(not(target_os = "linux"))]
+fn system_roots() -> TrustStore {
+    TrustStore::default()
+}
+
+#[cfg(target_os = "linux")]
+fn system_roots() -> TrustStore {
+    TrustStore::empty().with_pem_certificate(linux::system_pem())
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    //! The system's roots as OpenSSL-based tools find them: `SSL_CERT_FILE` and `SSL_CERT_DIR`
+    //! when set (they replace the system's), else the first CA bundle a distribution keeps, else
+    //! every file of its certificate directory. update-ca-certificates and update-ca-trust write
+    //! the bundle from the same sources as that directory, so a bundle holds it all.
+
+    use std::collections::HashSet;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::{Path, PathBuf};
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use rustls_pki_types::CertificateDer;
+
+    /// The list OpenSSL-based tools and Go probe, in their order.
+    const BUNDLES: &[&str] = &[
+        "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Gentoo
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // Amazon Linux, RHEL, Fedora
+        "/etc/pki/tls/certs/ca-bundle.crt",   // Bottlerocket, older RHEL
+        "/etc/ssl/ca-bundle.pem",             // openSUSE
+        "/etc/pki/tls/cacert.pem",
+        "/etc/ssl/cert.pem", // Alpine without ca-certificates
+    ];
+    const DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
+
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+
+    /// Every usable certificate of the system's store, as PEM.
+    pub fn system_pem() -> Vec<u8> {
+        let env_file = std::env::var_os("SSL_CERT_FILE")
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from);
+        let env_dirs: Vec<PathBuf> = std::env::var_os("SSL_CERT_DIR")
+            .map(|value| {
+                std::env::split_paths(&value)
+                    .filter(|path| !path.as_os_str().is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (file, dirs) = if env_file.is_some() || !env_dirs.is_empty() {
+            (env_file, env_dirs)
+        } else if let Some(bundle) = BUNDLES.iter().map(Path::new).find(|path| path.is_file()) {
+            (Some(bundle.to_path_buf()), Vec::new())
+        } else {
+            (None, DIRS.iter().map(PathBuf::from).collect())
+        };
+
+        let mut pem = Vec::new();
+        if let Some(bytes) = file.and_then(|file| std::fs::read(file).ok()) {
+            keep_certificates(&bytes, &mut pem);
+        }
+        let mut seen = HashSet::new();
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                // Hash links and `.pem` links name the same file: read each file once.
+                let Ok(metadata) = std::fs::metadata(&path) else {
+                    continue;
+                };
+                if metadata.is_file()
+                    && seen.insert((metadata.dev(), metadata.ino()))
+                    && let Ok(bytes) = std::fs::read(&path)
+                {
+                    keep_certificates(&bytes, &mut pem);
+                }
+            }
+        }
+        pem
+    }
+
+    /// Appends each certificate of `text` that rustls can take as a root, as canonical PEM.
+    /// The SDK panics on a certificate it cannot parse, where its own loader skips it (old v1
+    /// roots, say). The SDK's PEM decoder is constant-time, built for private keys, and slow:
+    /// a fast decode here and canonical PEM for the SDK halve that cost.
+    pub fn keep_certificates(text: &[u8], out: &mut Vec<u8>) {
+        let text = String::from_utf8_lossy(text);
+        let mut rest = text.as_ref();
+        let mut body = Vec::new();
+        while let Some(start) = rest.find(BEGIN) {
+            let after = &rest[start + BEGIN.len()..];
+            let Some(length) = after.find(END) else {
+                break;
+            };
+            body.clear();
+            body.extend(
+                after.as_bytes()[..length]
+                    .iter()
+                    .filter(|b| !b.is_ascii_whitespace()),
+            );
+            if let Ok(der) = STANDARD.decode(&body)
+                && webpki::anchor_from_trusted_cert(&CertificateDer::from(der.as_slice())).is_ok()
+            {
+                out.extend_from_slice(BEGIN.as_bytes());
+                for line in STANDARD.encode(&der).as_bytes().chunks(64) {
+                    out.push(b'\n');
+                    out.extend_from_slice(line);
+                }
+                out.push(b'\n');
+                out.extend_from_slice(END.as_bytes());
+                out.push(b'\n');
+            }
+            rest = &after[length + END.len()..];
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use rustls_pki_types::pem::PemObject;
+
+        use super::*;
+
+        /// Roots rustls takes: a current one and an old version 1 one.
+        const GOOD: &[u8] = include_bytes!("../tests/data/isrg-root-x2.pem");
+        const V1: &[u8] = include_bytes!("../tests/data/v1-root.pem");
+
+        fn kept(text: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            keep_certificates(text, &mut out);
+            out
+        }
+
+        fn ders(pem: &[u8]) -> Vec<Vec<u8>> {
+            CertificateDer::pem_slice_iter(pem)
+                .map(|der| der.map_or_else(|_| b"unparsable".to_vec(), |der| der.to_vec()))
+                .collect()
+        }
+
+        /// Valid PEM around DER that webpki rejects (trailing data): the SDK would panic.
+        fn unparsable() -> Vec<u8> {
+            let mut der = ders(GOOD).concat();
+            der.push(0);
+            format!("{BEGIN}\n{}\n{END}\n", STANDARD.encode(der)).into_bytes()
+        }
+
+        #[test]
+        fn keeps_the_roots_rustls_takes_and_only_those() {
+            let good = kept(GOOD);
+            assert_eq!(
+                ders(&good),
+                ders(GOOD),
+                "the same certificate, as PEM the SDK parses"
+            );
+            assert_eq!(ders(&good).len(), 1);
+            assert_eq!(
+                ders(&kept(V1)),
+                ders(V1),
+                "v1 roots are taken, as the SDK's loader takes them"
+            );
+            assert!(kept(&unparsable()).is_empty());
+
+            let mut mixed = b"# a comment\n".to_vec();
+            for part in [
+                GOOD,
+                &unparsable(),
+                b"-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n",
+                V1,
+            ] {
+                mixed.extend_from_slice(part);
+            }
+            mixed.extend_from_slice(b"-----BEGIN CERTIFICATE-----\nno end");
+            assert_eq!(ders(&kept(&mixed)), [ders(GOOD), ders(V1)].concat());
+        }
     }
 }
