@@ -8,6 +8,7 @@
 //! same certificates again: a quarter of a whole HTTPS request's CPU (issue 11).
 
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
@@ -31,18 +32,24 @@ pub enum TlsError {
 
 /// The trust for every TLS connection: system roots, plus the bundle at `ca_bundle`.
 #[derive(Debug, Clone)]
-pub struct Trust(Option<TlsContext>);
+pub struct Trust {
+    /// The checked certificates of `AWS_CA_BUNDLE`, as PEM.
+    bundle: Option<Vec<u8>>,
+    /// Built when the first connector is: the system's roots are read only then, after
+    /// `files` has checked the files the environment names for them (`SSL_CERT_FILE`...).
+    context: Arc<OnceLock<Option<TlsContext>>>,
+}
 
 impl Trust {
     /// Reads and checks the bundle (on a blocking thread, under the run's deadline); only
     /// certificates that passed reach the TLS stack.
     pub async fn load(ca_bundle: Option<&Path>) -> Result<Self, TlsError> {
+        let mut trust = Self {
+            bundle: None,
+            context: Arc::default(),
+        };
         let Some(path) = ca_bundle else {
-            // Should the context not build, the SDK's defaults still trust the system's roots.
-            let context = TlsContext::builder()
-                .with_trust_store(system_roots())
-                .build();
-            return Ok(Self(context.ok()));
+            return Ok(trust);
         };
         let file = NamedFile {
             what: "the CA bundle",
@@ -58,14 +65,29 @@ impl Trust {
             file: file.shown(),
             error,
         })?;
-        let context = TlsContext::builder()
-            .with_trust_store(system_roots().with_pem_certificate(ca_bundle::to_pem(&certificates)))
+        let pem = ca_bundle::to_pem(&certificates);
+        TlsContext::builder()
+            .with_trust_store(TrustStore::empty().with_pem_certificate(pem.clone()))
             .build()
             .map_err(|error| TlsError::Unusable {
                 file: file.shown(),
                 cause: sanitize::message(&error.to_string()),
             })?;
-        Ok(Self(Some(context)))
+        trust.bundle = Some(pem);
+        Ok(trust)
+    }
+
+    /// The TLS context; `None` leaves the SDK's defaults, which trust the system's roots too.
+    fn context(&self) -> Option<TlsContext> {
+        self.context
+            .get_or_init(|| {
+                let mut store = system_roots();
+                if let Some(pem) = &self.bundle {
+                    store = store.with_pem_certificate(pem.clone());
+                }
+                TlsContext::builder().with_trust_store(store).build().ok()
+            })
+            .clone()
     }
 
     /// A connector with this trust that sends everything through `proxy` (or nothing: `disabled`).
@@ -74,8 +96,8 @@ impl Trust {
         let mut builder = builder
             .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
             .proxy_config(proxy);
-        if let Some(context) = &self.0 {
-            builder = builder.tls_context(context.clone());
+        if let Some(context) = self.context() {
+            builder = builder.tls_context(context);
         }
         builder.build()
     }
@@ -91,8 +113,8 @@ impl Trust {
         let mut builder = builder
             .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
             .proxy_config(ProxyConfig::disabled());
-        if let Some(context) = &self.0 {
-            builder = builder.tls_context(context.clone());
+        if let Some(context) = self.context() {
+            builder = builder.tls_context(context);
         }
         builder.build_with_resolver(resolver)
     }
