@@ -10,17 +10,25 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use crate::cache::Cache;
-use crate::cli::{self, Command};
+use crate::cli::{self, Command, GetFormat};
 use crate::deadline::Progress;
 use crate::error::{Error, WAITING_FOR_STDIN};
 use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
 use crate::secret::Secret;
-use crate::{aws, check, config_cmd, http, output, plugin, proxy, trace};
+use crate::{aws, check, config_cmd, docker_helper, http, output, plugin, proxy, trace};
 
 /// The whole program: what `main` returns.
 pub fn main() -> ExitCode {
     install_panic_hook();
-    let cli = match cli::parse(std::env::args_os().skip(1), |key| std::env::var(key).ok()) {
+    let mut args = std::env::args_os();
+    // Installed (linked or copied) as docker-credential-ecr-login, it speaks Docker's protocol.
+    if args
+        .next()
+        .is_some_and(|program| docker_helper::is_invoked_as(&program))
+    {
+        return docker_helper::main(args);
+    }
+    let cli = match cli::parse(args, |key| std::env::var(key).ok()) {
         Ok(cli) => cli,
         Err(error) => return fail(&error),
     };
@@ -60,17 +68,11 @@ pub fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
 
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            return fail(&Error::Startup(error));
-        }
-    };
-    let result = runtime.block_on(run_with_deadline(&cli));
-    let code = match result.and_then(|outcome| {
+    let cli = &cli;
+    let result = block_on(cli.timeout, |settings, progress| async move {
+        run(cli, &settings, &progress).await
+    });
+    match result.and_then(|outcome| {
         output::stdout(&outcome.stdout).map_err(Error::WriteStdout)?;
         Ok(outcome.success)
     }) {
@@ -83,11 +85,41 @@ pub fn main() -> ExitCode {
             }
         }
         Err(error) => fail(&error),
-    };
+    }
+}
+
+/// Runs `work` on a current-thread runtime under the run's deadline and signals, with the AWS
+/// settings every call uses.
+pub(crate) fn block_on<T, F, Fut>(timeout: Duration, work: F) -> Result<T, Error>
+where
+    F: FnOnce(aws::Settings, Progress) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Startup)?;
+    let progress = Progress::default();
+    let result = runtime.block_on(with_deadline(timeout, &progress, async {
+        work(settings(timeout).await?, progress.clone()).await
+    }));
     // Dropping the runtime waits for its blocking tasks (a DNS lookup that hangs, say); the
-    // answer is already out, so nothing may hold the exit now.
+    // work is done, so nothing may hold the exit now.
     std::mem::forget(runtime);
-    code
+    result
+}
+
+async fn settings(timeout: Duration) -> Result<aws::Settings, Error> {
+    // A third of the deadline per attempt leaves room for the SDK's retries.
+    let attempt_timeout = (timeout / 3).max(Duration::from_millis(500)).min(timeout);
+    let ca_bundle = std::env::var_os(http::CA_BUNDLE_ENV).filter(|path| !path.is_empty());
+    let trust = http::Trust::load(ca_bundle.as_deref().map(std::path::Path::new)).await?;
+    let proxies = proxy::Proxies::from_env(|key| std::env::var(key).ok())?;
+    Ok(aws::Settings {
+        attempt_timeout,
+        trust,
+        proxies,
+    })
 }
 
 fn fail(error: &Error) -> ExitCode {
@@ -142,9 +174,12 @@ impl Outcome {
     }
 }
 
-async fn run_with_deadline(cli: &cli::Cli) -> Result<Outcome, Error> {
-    let progress = Progress::default();
-    let mut work = pin!(tokio::time::timeout(cli.timeout, run(cli, &progress)));
+async fn with_deadline<T>(
+    timeout: Duration,
+    progress: &Progress,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let mut work = pin!(tokio::time::timeout(timeout, work));
     let mut signal = pin!(signal());
     std::future::poll_fn(|context| {
         if let Poll::Ready(signal) = signal.as_mut().poll(context) {
@@ -156,7 +191,7 @@ async fn run_with_deadline(cli: &cli::Cli) -> Result<Outcome, Error> {
         work.as_mut().poll(context).map(|result| {
             result.unwrap_or_else(|_| {
                 Err(Error::Timeout {
-                    after: cli.timeout,
+                    after: timeout,
                     waiting_for: progress.describe(),
                     answer_started: progress.answer_started(),
                 })
@@ -198,19 +233,11 @@ async fn signal() -> &'static str {
     }
 }
 
-async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
-    // A third of the deadline per attempt leaves room for the SDK's retries.
-    let attempt_timeout = (cli.timeout / 3)
-        .max(Duration::from_millis(500))
-        .min(cli.timeout);
-    let ca_bundle = std::env::var_os(http::CA_BUNDLE_ENV).filter(|path| !path.is_empty());
-    let trust = http::Trust::load(ca_bundle.as_deref().map(std::path::Path::new)).await?;
-    let proxies = proxy::Proxies::from_env(|key| std::env::var(key).ok())?;
-    let settings = aws::Settings {
-        attempt_timeout,
-        trust,
-        proxies,
-    };
+async fn run(
+    cli: &cli::Cli,
+    settings: &aws::Settings,
+    progress: &Progress,
+) -> Result<Outcome, Error> {
     let role_arn_env = std::env::var(plugin::ROLE_ARN_ENV).ok();
     match &cli.command {
         Command::Provide => {
@@ -222,11 +249,11 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
                 );
             }
             let request = request::parse(&read_stdin().await?)?;
-            let cache = open_cache(cli);
+            let cache = open_cache(cli.cache_dir.as_deref());
             let answer = plugin::answer(
                 request,
                 role_arn_env,
-                &settings,
+                settings,
                 cache.as_ref(),
                 progress,
                 SystemTime::now,
@@ -236,7 +263,18 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
         }
         Command::Get {
             image,
+            format: GetFormat::DockerConfigJson,
+            ..
+        } => {
+            let cache = open_cache(cli.cache_dir.as_deref());
+            let secret =
+                docker_helper::pull_secret(image, settings, cache.as_ref(), progress).await?;
+            Ok(Outcome::success(secret))
+        }
+        Command::Get {
+            image,
             show_password,
+            format: GetFormat::Response,
         } => {
             let request = Request {
                 api_version: ApiVersion::V1,
@@ -244,11 +282,11 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
                 service_account_token: None,
                 service_account_annotations: std::collections::BTreeMap::new(),
             };
-            let cache = open_cache(cli);
+            let cache = open_cache(cli.cache_dir.as_deref());
             let answer = plugin::answer(
                 request,
                 role_arn_env,
-                &settings,
+                settings,
                 cache.as_ref(),
                 progress,
                 SystemTime::now,
@@ -256,7 +294,7 @@ async fn run(cli: &cli::Cli, progress: &Progress) -> Result<Outcome, Error> {
             .await?;
             Ok(Outcome::success(answer.to_json(*show_password)))
         }
-        Command::Check { .. } => run_check(cli, &settings, role_arn_env, progress).await,
+        Command::Check { .. } => run_check(cli, settings, role_arn_env, progress).await,
         Command::Help(_) | Command::Version | Command::Config(_) => {
             unreachable!("answered before the runtime starts")
         }
@@ -335,8 +373,8 @@ async fn run_check(
 
 /// The shared token cache, if asked for; a directory that cannot be used costs the cache,
 /// never the pull.
-fn open_cache(cli: &cli::Cli) -> Option<Cache> {
-    let dir = cli.cache_dir.as_deref()?;
+pub(crate) fn open_cache(dir: Option<&std::path::Path>) -> Option<Cache> {
+    let dir = dir?;
     Cache::open(dir)
         .inspect_err(|error| {
             tracing::warn!(
@@ -363,7 +401,7 @@ fn read_token(path: &str) -> Result<Secret, Error> {
 }
 
 /// Reads stdin on a thread of its own, so the deadline still holds if the writer never closes it.
-async fn read_stdin() -> Result<Vec<u8>, Error> {
+pub(crate) async fn read_stdin() -> Result<Vec<u8>, Error> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let mut bytes = Vec::new();

@@ -176,21 +176,35 @@ warning, as upstream ignores them.",
     },
     Spec {
         name: "get",
-        usage: "get IMAGE [--show-password]",
+        usage: "get IMAGE [--show-password] [--format FORMAT]",
         summary: "print the response for IMAGE",
         args: &["IMAGE"],
-        flags: &[flag(
-            "show-password",
-            Takes::Nothing,
-            "print the password, not ** redacted **",
-        )],
+        flags: &[
+            flag(
+                "show-password",
+                Takes::Nothing,
+                "print the password, not ** redacted **",
+            ),
+            flag(
+                "format",
+                Takes::Value("FORMAT"),
+                "dockerconfigjson: print a pull secret instead",
+            ),
+        ],
         about: "\
 Builds the request for IMAGE (a repository, with or without a tag or digest),
-gets a token as the kubelet's exec would, and prints the response.",
+gets a token as the kubelet's exec would, and prints the response. With
+--format dockerconfigjson it prints the .dockerconfigjson of a
+kubernetes.io/dockerconfigjson Secret for IMAGE's registry (password included),
+and refuses a registry that is not ECR.",
         example: "  ecr-credential-provider get 123456789012.dkr.ecr.us-west-2.amazonaws.com/app",
         exit_codes: EXIT_CODES,
         build: |m| Command::Get {
             image: m.arg(0),
+            format: match m.value("format").as_deref() {
+                Some(FORMAT_DOCKER_CONFIG_JSON) => GetFormat::DockerConfigJson,
+                _ => GetFormat::Response,
+            },
             show_password: m.flag("show-password"),
         },
     },
@@ -268,6 +282,7 @@ pub enum Command {
     Get {
         image: String,
         show_password: bool,
+        format: GetFormat,
     },
     /// Try each step a pull of `image` takes and report which fails, why, and the fix.
     Check {
@@ -287,6 +302,17 @@ pub enum Command {
     /// Help for one command, or the overview.
     Help(Option<&'static str>),
 }
+
+/// What `get` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetFormat {
+    /// The kubelet's CredentialProviderResponse.
+    Response,
+    /// Docker's config JSON, as a `kubernetes.io/dockerconfigjson` Secret holds it.
+    DockerConfigJson,
+}
+
+const FORMAT_DOCKER_CONFIG_JSON: &str = "dockerconfigjson";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TraceFormat {
@@ -440,6 +466,17 @@ fn config_command(args: &[OsString]) -> Result<Option<Command>, Error> {
     ))
 }
 
+/// `get --format` takes one value; anything else is a wrong command line, not a default.
+fn check_format(matches: &Matches) -> Result<(), Error> {
+    match matches.value("format") {
+        Some(format) if format != FORMAT_DOCKER_CONFIG_JSON => Err(usage(format!(
+            "--format {:?}: the only format is {FORMAT_DOCKER_CONFIG_JSON}",
+            bounded(&format)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Parses `args` (without the program name); `env` reads our own environment variables.
 pub fn parse(
     args: impl IntoIterator<Item = OsString>,
@@ -517,6 +554,7 @@ fn parse_command_line(
             )));
         }
     }
+    check_format(&matches)?;
     let command = (spec.build)(&Matches {
         flags: matches.flags.clone(),
         positional: rest,
@@ -940,6 +978,20 @@ mod tests {
                 &Command::Get {
                     image: "public.ecr.aws/x".into(),
                     show_password: true,
+                    format: GetFormat::Response,
+                },
+            );
+        }
+        for args in [
+            &["get", "public.ecr.aws/x", "--format", "dockerconfigjson"][..],
+            &["get", "--format=dockerconfigjson", "public.ecr.aws/x"],
+        ] {
+            check(
+                args,
+                &Command::Get {
+                    image: "public.ecr.aws/x".into(),
+                    show_password: false,
+                    format: GetFormat::DockerConfigJson,
                 },
             );
         }
@@ -977,6 +1029,17 @@ mod tests {
         check_usage_error(&["--v"], &[], "--v needs a value");
         check_usage_error(&["--show-password"], &[], "goes with get only");
         check_usage_error(&["get", "x", "--json"], &[], "--json goes with check only");
+        check_usage_error(
+            &["get", "x", "--format=json"],
+            &[],
+            "the only format is dockerconfigjson",
+        );
+        check_usage_error(&["get", "x", "--format"], &[], "--format needs a value");
+        check_usage_error(
+            &["--format=dockerconfigjson"],
+            &[],
+            "--format goes with get only",
+        );
         check_usage_error(&["check"], &[], "check needs IMAGE");
         check_usage_error(&["help", "frob"], &[], "no command \"frob\"");
     }

@@ -28,7 +28,7 @@ pub fn hint(error: &Error) -> Option<String> {
             "to try it by hand, `ecr-credential-provider get IMAGE` builds the request for you".into()
         }
         Error::Request(_) => r#"the kubelet writes {"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"HOST/REPOSITORY"}; by hand, `ecr-credential-provider get IMAGE` builds it"#.into(),
-        Error::Image(_) | Error::InvalidRoleArn { .. } | Error::WriteStdout(_) | Error::Startup(_) | Error::Interrupted { .. } | Error::ReadFile { .. } | Error::ProviderRun { .. } => {
+        Error::Image(_) | Error::InvalidRoleArn { .. } | Error::NotEcr { .. } | Error::WriteStdout(_) | Error::Startup(_) | Error::Interrupted { .. } | Error::ReadFile { .. } | Error::ProviderRun { .. } => {
             return None;
         }
         Error::Aws(aws) => return aws_hint(aws),

@@ -33,6 +33,11 @@ pub enum Error {
         "the role ARN \"{value}\" from {origin} is not an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)"
     )]
     InvalidRoleArn { value: String, origin: String },
+    /// A pull secret for a registry that is not ECR would hand an ECR token to that registry.
+    #[error(
+        "image {image:?} is not in an ECR registry ({host} is neither private ECR nor ECR Public): a pull secret for it would hand an ECR token to another registry"
+    )]
+    NotEcr { image: String, host: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error(transparent)]

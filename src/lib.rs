@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config_cmd;
 pub mod deadline;
 pub mod diagnose;
+pub mod docker_helper;
 pub mod duration;
 pub mod error;
 pub mod files;

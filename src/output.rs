@@ -112,6 +112,14 @@ pub fn error(error: &Error) {
     ));
 }
 
+/// The error line without its newline. The Docker credential-helper protocol also wants it on
+/// stdout: docker shows a helper's stdout, never its stderr.
+pub fn error_text(error: &Error) -> String {
+    error_line(&error.to_string(), diagnose::hint(error).as_deref())
+        .trim_end()
+        .to_owned()
+}
+
 /// The line for a failure that is not an [`Error`] (a panic, a signal).
 pub fn fatal(what: &str, hint: Option<&str>) {
     stderr(&error_line(what, hint));

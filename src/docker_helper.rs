@@ -1,0 +1,569 @@
+//! Docker's side of the node: the credential-helper protocol spoken when the binary runs as
+//! `docker-credential-ecr-login` (linked or copied under that name), and the Docker config JSON
+//! of pull secrets (`get IMAGE --format dockerconfigjson`). Tokens come from `plugin::answer`,
+//! the kubelet path's core, so hosts, credentials, deadline and tracing are the same.
+//!
+//! It answers only for ECR hosts: any other server URL gets the protocol's "not found" without
+//! a call to AWS, so an ECR token never goes to another registry. The protocol's own answers
+//! ("not found", a missing server URL, usage) go to stdout, the only stream docker reads; a
+//! failure of ours goes through the usual error line on stderr and, for docker, on stdout too.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use tracing::{debug, warn};
+
+use crate::aws::{AwsError, Session, Settings};
+use crate::cache::Cache;
+use crate::deadline::Progress;
+use crate::error::Error;
+use crate::image::{self, ECR_PUBLIC_HOSTS, RegistryHost, RegistryKind};
+use crate::plugin::{self, ProviderAnswer};
+use crate::request::{ApiVersion, Request};
+use crate::{app, cli, output, token, trace};
+
+/// The name Docker looks up for `"credHelpers": {HOST: "ecr-login"}` or `"credsStore": "ecr-login"`.
+pub const NAME: &str = "docker-credential-ecr-login";
+/// The text docker and containers/image look for to fall back to anonymous access.
+pub const NOT_FOUND: &str = "credentials not found in native keychain";
+pub const MISSING_SERVER_URL: &str = "no credentials server URL";
+pub const MISSING_USERNAME: &str = "no credentials username";
+/// amazon-ecr-credential-helper's answer to `store` and `erase`: ECR tokens are never stored.
+pub const NOT_IMPLEMENTED: &str = "not implemented";
+/// amazon-ecr-credential-helper's switch that makes `store` and `erase` succeed, doing nothing,
+/// so `docker login`/`logout` work with `"credsStore": "ecr-login"`.
+pub const IGNORE_STORAGE_ENV: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
+
+/// Whether `program` (`argv[0]`) is this helper's name, with or without a directory and `.exe`.
+pub fn is_invoked_as(program: &OsStr) -> bool {
+    let Some(name) = Path::new(program).file_name().and_then(OsStr::to_str) else {
+        return false;
+    };
+    let stem = match name.len().checked_sub(4) {
+        Some(at) if name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(".exe") => {
+            &name[..at]
+        }
+        _ => name,
+    };
+    stem == NAME
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Action {
+    Get,
+    List,
+    Store,
+    Erase,
+    Version,
+    Help,
+    /// Not exactly one argument.
+    Usage,
+    Unknown(String),
+}
+
+/// docker-credential-helpers' `Serve`: exactly one argument, the action.
+fn action(args: &[OsString]) -> Action {
+    let [arg] = args else {
+        return Action::Usage;
+    };
+    match arg.to_string_lossy().as_ref() {
+        "get" => Action::Get,
+        "list" => Action::List,
+        "store" => Action::Store,
+        "erase" => Action::Erase,
+        "version" | "--version" | "-v" => Action::Version,
+        "--help" | "-h" => Action::Help,
+        other => Action::Unknown(other.to_owned()),
+    }
+}
+
+fn usage() -> String {
+    format!("Usage: {NAME} <store|get|erase|list|version>")
+}
+
+/// What one action answers: text for stdout and whether it succeeded.
+#[derive(Debug, PartialEq, Eq)]
+enum Reply {
+    /// Exit 0 with this on stdout (nothing when empty).
+    Done(String),
+    /// Exit 1 with the protocol's message on stdout.
+    Refused(String),
+}
+
+/// The helper's whole run: `args` are the arguments after `argv[0]`.
+pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.collect();
+    let reply = match action(&args) {
+        Action::Usage => Ok(Reply::Refused(usage())),
+        Action::Help => Ok(Reply::Done(usage())),
+        Action::Version => Ok(Reply::Done(format!(
+            "{NAME} ({}) v{}",
+            output::PROGRAM,
+            env!("CARGO_PKG_VERSION")
+        ))),
+        Action::Unknown(action) => Ok(Reply::Refused(format!("{NAME}: unknown action: {action}"))),
+        action => serve(action),
+    };
+    let (text, code) = match reply {
+        Ok(Reply::Done(text)) => (text, ExitCode::SUCCESS),
+        Ok(Reply::Refused(text)) => (text, ExitCode::FAILURE),
+        Err(error) => {
+            output::error(&error);
+            (output::error_text(&error), ExitCode::FAILURE)
+        }
+    };
+    if text.is_empty() {
+        return code;
+    }
+    match output::stdout(&text) {
+        Ok(()) => code,
+        Err(error) => {
+            output::error(&Error::WriteStdout(error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The actions that read stdin or call AWS, under the run's deadline. Tracing, the deadline and
+/// the shared token cache come from the environment only (`ECR_CREDENTIAL_PROVIDER_TRACE`,
+/// `…_TIMEOUT`, `…_CACHE_DIR`): Docker passes no flags.
+fn serve(action: Action) -> Result<Reply, Error> {
+    let settings = cli::parse(std::iter::empty(), |key| std::env::var(key).ok())?;
+    trace::init(settings.trace);
+    for warning in &settings.warnings {
+        warn!("{warning}");
+    }
+    let ignore_storage = std::env::var(IGNORE_STORAGE_ENV).is_ok_and(|value| value == "true");
+    let cache_dir = settings.cache_dir.as_deref();
+    app::block_on(settings.timeout, |aws, progress| async move {
+        let stdin = || {
+            progress.step(format!("the input of {NAME} on stdin"));
+            app::read_stdin()
+        };
+        match action {
+            Action::Get => get(&server_url(&stdin().await?), &aws, cache_dir, &progress).await,
+            Action::List => Ok(list(&aws, &progress).await),
+            Action::Store => Ok(store(&stdin().await?, ignore_storage)),
+            Action::Erase => Ok(erase(&server_url(&stdin().await?), ignore_storage)),
+            other => unreachable!("{other:?} is answered without a runtime"),
+        }
+    })
+}
+
+/// The server URL as docker-credential-helpers reads it: every line joined, then trimmed.
+fn server_url(input: &[u8]) -> String {
+    String::from_utf8_lossy(input)
+        .lines()
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// Whether a server URL is one we answer for: private ECR or ECR Public, never anything else.
+fn ecr_registry(server_url: &str) -> Option<RegistryHost> {
+    image::parse(server_url)
+        .ok()
+        .filter(|registry| !matches!(registry.kind, RegistryKind::Unrecognized))
+}
+
+async fn get(
+    server_url: &str,
+    settings: &Settings,
+    cache_dir: Option<&Path>,
+    progress: &Progress,
+) -> Result<Reply, Error> {
+    if server_url.is_empty() {
+        return Ok(Reply::Refused(MISSING_SERVER_URL.into()));
+    }
+    let Some(registry) = ecr_registry(server_url) else {
+        debug!(server_url, "not an ECR host: not found, without asking AWS");
+        return Ok(Reply::Refused(NOT_FOUND.into()));
+    };
+    // Opened only now: a host that is not ECR costs no disk access either.
+    let cache = app::open_cache(cache_dir);
+    match plugin::answer(
+        request(server_url),
+        None,
+        settings,
+        cache.as_ref(),
+        progress,
+        SystemTime::now,
+    )
+    .await
+    {
+        Ok(answer) => Ok(Reply::Done(helper_json(server_url, &answer))),
+        // Public images pull anonymously: with no AWS identity at hand, that still works.
+        Err(error) if registry.kind == RegistryKind::Public => {
+            warn!(
+                "{error}; answering {NOT_FOUND:?}, so the client pulls from ECR Public anonymously"
+            );
+            Ok(Reply::Refused(NOT_FOUND.into()))
+        }
+        // Private ECR never serves anonymous pulls: the cause is worth more than a 401.
+        Err(error) => Err(error),
+    }
+}
+
+fn request(image: &str) -> Request {
+    Request {
+        api_version: ApiVersion::V1,
+        image: image.to_owned(),
+        service_account_token: None,
+        service_account_annotations: BTreeMap::new(),
+    }
+}
+
+#[derive(Serialize)]
+struct HelperCredentials<'a> {
+    #[serde(rename = "ServerURL")]
+    server_url: &'a str,
+    #[serde(rename = "Username")]
+    username: &'a str,
+    #[serde(rename = "Secret")]
+    secret: &'a str,
+}
+
+fn helper_json(server_url: &str, answer: &ProviderAnswer) -> String {
+    serde_json::to_string(&HelperCredentials {
+        server_url,
+        username: &answer.username,
+        secret: answer.password.expose(),
+    })
+    .unwrap_or_else(|_| unreachable!("strings always serialize"))
+}
+
+/// amazon-ecr-credential-helper's `list`: the caller's own registry (from the default region)
+/// and ECR Public, each keyed by its https URL, with the user name. What fails is left out with
+/// a warning; the answer is still a JSON object, as docker expects.
+async fn list(settings: &Settings, progress: &Progress) -> Reply {
+    let registries = [
+        RegistryHost {
+            host: "the caller's own registry".into(),
+            kind: RegistryKind::Unrecognized,
+        },
+        RegistryHost {
+            host: ECR_PUBLIC_HOSTS[0].into(),
+            kind: RegistryKind::Public,
+        },
+    ];
+    let mut listed = BTreeMap::new();
+    for registry in registries {
+        match listed_entry(&registry, settings, progress).await {
+            Ok((server, username)) => {
+                listed.insert(server, username);
+            }
+            Err(error) => warn!("list: {error}"),
+        }
+    }
+    Reply::Done(
+        serde_json::to_string(&listed).unwrap_or_else(|_| unreachable!("strings serialize")),
+    )
+}
+
+async fn listed_entry(
+    registry: &RegistryHost,
+    settings: &Settings,
+    progress: &Progress,
+) -> Result<(String, String), Error> {
+    let session = Session::open(registry, None, settings, progress).await?;
+    let (data, _) = session.authorization_token().await?;
+    let service = session.service_name();
+    let credentials =
+        token::decode(&data.token).map_err(|source| Error::Token { service, source })?;
+    let server = match registry.kind {
+        RegistryKind::Public => format!("https://{}", registry.host),
+        // Without registryIds, proxyEndpoint names the caller's own registry: what list wants.
+        _ => data.proxy_endpoint.ok_or_else(|| AwsError::EmptyReply {
+            service,
+            region: session.region.clone(),
+            what: "a proxy endpoint",
+        })?,
+    };
+    Ok((server, credentials.username))
+}
+
+/// `store`: docker-credential-helpers' checks of the input, then amazon-ecr-credential-helper's
+/// answer. The input carries a secret: it is never echoed.
+fn store(input: &[u8], ignore_storage: bool) -> Reply {
+    let text = String::from_utf8_lossy(input).lines().collect::<String>();
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(&text) else {
+        return Reply::Refused(
+            "the credentials on stdin are not a JSON object such as {\"ServerURL\":…,\"Username\":…,\"Secret\":…}".into(),
+        );
+    };
+    // Go's JSON decoding matches field names without regard to case.
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .and_then(|(_, value)| value.as_str())
+            .unwrap_or_default()
+    };
+    if field("ServerURL").is_empty() {
+        return Reply::Refused(MISSING_SERVER_URL.into());
+    }
+    if field("Username").is_empty() {
+        return Reply::Refused(MISSING_USERNAME.into());
+    }
+    not_stored("store", ignore_storage)
+}
+
+fn erase(server_url: &str, ignore_storage: bool) -> Reply {
+    if server_url.is_empty() {
+        return Reply::Refused(MISSING_SERVER_URL.into());
+    }
+    not_stored("erase", ignore_storage)
+}
+
+fn not_stored(action: &str, ignore_storage: bool) -> Reply {
+    if ignore_storage {
+        return Reply::Done(String::new());
+    }
+    warn!(
+        "{action}: ECR tokens are fetched when needed and never stored, so docker login and logout are not needed; set {IGNORE_STORAGE_ENV}=true to have them succeed doing nothing"
+    );
+    Reply::Refused(NOT_IMPLEMENTED.into())
+}
+
+/// `get IMAGE --format dockerconfigjson`: a pull secret's `.dockerconfigjson` for the image's
+/// registry. Only for ECR hosts: a secret keyed by another host would hand it the token.
+pub async fn pull_secret(
+    image: &str,
+    settings: &Settings,
+    cache: Option<&Cache>,
+    progress: &Progress,
+) -> Result<String, Error> {
+    let registry = image::parse(image)?;
+    if registry.kind == RegistryKind::Unrecognized {
+        return Err(Error::NotEcr {
+            image: image.to_owned(),
+            host: registry.host,
+        });
+    }
+    let answer = plugin::answer(
+        request(image),
+        None,
+        settings,
+        cache,
+        progress,
+        SystemTime::now,
+    )
+    .await?;
+    Ok(docker_config_json(&answer))
+}
+
+#[derive(Serialize)]
+struct DockerConfig<'a> {
+    auths: BTreeMap<&'a str, DockerAuth<'a>>,
+}
+
+#[derive(Serialize)]
+struct DockerAuth<'a> {
+    username: &'a str,
+    password: &'a str,
+    auth: String,
+}
+
+fn docker_config_json(answer: &ProviderAnswer) -> String {
+    let password = answer.password.expose();
+    let auth = DockerAuth {
+        username: &answer.username,
+        password,
+        auth: STANDARD.encode(format!("{}:{password}", answer.username)),
+    };
+    serde_json::to_string(&DockerConfig {
+        auths: BTreeMap::from([(answer.host.as_str(), auth)]),
+    })
+    .unwrap_or_else(|_| unreachable!("strings always serialize"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn recognizes_its_name_in_argv0() {
+        for (program, expected) in [
+            ("docker-credential-ecr-login", true),
+            ("/usr/local/bin/docker-credential-ecr-login", true),
+            ("./docker-credential-ecr-login", true),
+            ("docker-credential-ecr-login.exe", true),
+            ("C:/bin/docker-credential-ecr-login.EXE", true),
+            ("ecr-credential-provider", false),
+            ("/usr/bin/docker-credential-ecr-login-v2", false),
+            ("docker-credential-ecr-login/", true),
+            ("docker-credential-ecr", false),
+            ("", false),
+        ] {
+            assert_eq!(is_invoked_as(OsStr::new(program)), expected, "{program}");
+        }
+    }
+
+    #[test]
+    fn one_argument_names_the_action() {
+        let table: [(&[&str], Action); 11] = [
+            (&["get"], Action::Get),
+            (&["list"], Action::List),
+            (&["store"], Action::Store),
+            (&["erase"], Action::Erase),
+            (&["version"], Action::Version),
+            (&["--version"], Action::Version),
+            (&["-v"], Action::Version),
+            (&["-h"], Action::Help),
+            (&[], Action::Usage),
+            (&["get", "extra"], Action::Usage),
+            (&["GET"], Action::Unknown("GET".into())),
+        ];
+        for (args, expected) in table {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            assert_eq!(action(&args), expected, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn server_urls_are_read_as_docker_credential_helpers_reads_them() {
+        for (input, expected) in [
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            ),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com\n",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            ),
+            (
+                "https://public.ecr.aws/v2/\r\n",
+                "https://public.ecr.aws/v2/",
+            ),
+            ("  host:5000 \n\n", "host:5000"),
+            // Lines are joined, as bufio.Scanner's loop in docker-credential-helpers does.
+            ("host\n/path\n", "host/path"),
+            ("", ""),
+            ("\n \n", ""),
+        ] {
+            assert_eq!(server_url(input.as_bytes()), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn answers_for_ecr_hosts_only() {
+        let private = |url: &str| {
+            matches!(
+                ecr_registry(url),
+                Some(RegistryHost {
+                    kind: RegistryKind::Private(_),
+                    ..
+                })
+            )
+        };
+        let public = |url: &str| {
+            matches!(
+                ecr_registry(url),
+                Some(RegistryHost {
+                    kind: RegistryKind::Public,
+                    ..
+                })
+            )
+        };
+        for url in [
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/team/app",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com:5000",
+            "123456789012.DKR.ECR.us-east-1.amazonaws.com",
+            "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+            "123456789012.dkr-ecr.eu-west-1.on.aws",
+        ] {
+            assert!(private(url), "{url}");
+        }
+        for url in [
+            "public.ecr.aws",
+            "https://public.ecr.aws/v2/",
+            "ecr-public.aws.com",
+        ] {
+            assert!(public(url), "{url}");
+        }
+        for url in [
+            "https://index.docker.io/v1/",
+            "docker.io",
+            "ghcr.io",
+            "localhost:5000",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example",
+            "evil.example/123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com@evil.example",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com:notaport",
+            "not a url",
+            "",
+        ] {
+            assert!(ecr_registry(url).is_none(), "{url}");
+        }
+    }
+
+    #[test]
+    fn store_and_erase_answer_as_a_helper_that_stores_nothing() {
+        let refused = |text: &str| Reply::Refused(text.into());
+        let complete = br#"{"ServerURL":"https://123456789012.dkr.ecr.us-east-1.amazonaws.com","Username":"AWS","Secret":"s"}"#;
+        assert_eq!(store(complete, false), refused(NOT_IMPLEMENTED));
+        assert_eq!(store(complete, true), Reply::Done(String::new()));
+        let lowercase = br#"{"serverurl":"h","username":"u"}"#;
+        assert_eq!(store(lowercase, false), refused(NOT_IMPLEMENTED));
+        assert_eq!(
+            store(br#"{"Username":"AWS","Secret":"s"}"#, true),
+            refused(MISSING_SERVER_URL)
+        );
+        assert_eq!(
+            store(br#"{"ServerURL":"h","Secret":"s"}"#, true),
+            refused(MISSING_USERNAME)
+        );
+        assert_eq!(
+            store(br#"{"ServerURL":"h","Username":""}"#, true),
+            refused(MISSING_USERNAME)
+        );
+        for bad in [&b""[..], b"not json", b"[1]", b"\"h\""] {
+            match store(bad, true) {
+                Reply::Refused(text) => assert!(text.contains("not a JSON object"), "{text}"),
+                other @ Reply::Done(_) => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        let with_secret = br#"{"ServerURL":"h","Secret":"hunter2"}"#;
+        assert!(!format!("{:?}", store(with_secret, false)).contains("hunter2"));
+        assert_eq!(erase("", false), refused(MISSING_SERVER_URL));
+        assert_eq!(erase("h", false), refused(NOT_IMPLEMENTED));
+        assert_eq!(erase("h", true), Reply::Done(String::new()));
+    }
+
+    fn answer(host: &str, password: &str) -> ProviderAnswer {
+        ProviderAnswer {
+            api_version: ApiVersion::V1,
+            host: host.into(),
+            username: "AWS".into(),
+            password: Secret::new(password),
+            cache_duration: Duration::from_secs(21_600),
+        }
+    }
+
+    #[test]
+    fn formats_the_helper_answer_and_the_pull_secret() {
+        let answer = answer("123456789012.dkr.ecr.us-east-1.amazonaws.com:5000", "pw\"x");
+        assert_eq!(
+            helper_json("https://h/v2/", &answer),
+            r#"{"ServerURL":"https://h/v2/","Username":"AWS","Secret":"pw\"x"}"#
+        );
+        assert_eq!(
+            docker_config_json(&answer),
+            format!(
+                r#"{{"auths":{{"123456789012.dkr.ecr.us-east-1.amazonaws.com:5000":{{"username":"AWS","password":"pw\"x","auth":"{}"}}}}}}"#,
+                STANDARD.encode("AWS:pw\"x")
+            )
+        );
+    }
+}
