@@ -16,6 +16,7 @@ mod check;
 mod cli;
 mod config;
 mod demo;
+mod docker_helper;
 mod ends;
 mod errors;
 mod hostile;

@@ -85,6 +85,10 @@ impl Output {
 
 /// One exec of the provider.
 pub struct Exec {
+    /// What runs, when not `BIN` itself: a link to it under another name.
+    program: Option<PathBuf>,
+    /// argv[0], when not the program's path.
+    arg0: Option<String>,
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdin: Option<Vec<u8>>,
@@ -111,6 +115,8 @@ pub fn exec() -> Exec {
         ),
     ];
     Exec {
+        program: None,
+        arg0: None,
         args: Vec::new(),
         env,
         stdin: None,
@@ -122,6 +128,18 @@ pub fn exec() -> Exec {
 }
 
 impl Exec {
+    /// Runs `program` (a link to or copy of `BIN`) instead of `BIN`.
+    pub fn program(mut self, program: PathBuf) -> Self {
+        self.program = Some(program);
+        self
+    }
+
+    /// Runs `BIN` with `arg0` as argv[0], as a link of that name would.
+    pub fn arg0(mut self, arg0: &str) -> Self {
+        self.arg0 = Some(arg0.into());
+        self
+    }
+
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
         self
@@ -173,7 +191,10 @@ impl Exec {
     /// Runs to completion, or kills the child at the limit (then `code` is `None`). With no
     /// stdin given, stdin is left open, as a writer that never finishes would leave it.
     pub fn run(self) -> Output {
-        let mut command = Command::new(BIN);
+        let mut command = Command::new(self.program.as_deref().unwrap_or(BIN.as_ref()));
+        if let Some(arg0) = &self.arg0 {
+            std::os::unix::process::CommandExt::arg0(&mut command, arg0);
+        }
         command
             .args(&self.args)
             .env_clear()
