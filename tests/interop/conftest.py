@@ -7,6 +7,8 @@ once and stopped whatever happens (see servers.py).
   users `token-only` and `puller`); reusable by any suite that needs the least-privilege 403.
 - `registry`: docker-registry with htpasswd auth for the credentials the provider returned to
   `puller`, holding the image built by `image` (pushed with skopeo).
+- `anonymous_registry`: docker-registry without auth holding the same image: a registry that is
+  not ECR.
 """
 
 import os
@@ -91,6 +93,19 @@ def registry(workdir, puller_credentials, image, iam_world):
         served = registry_peer.Registry(f"127.0.0.1:{server.port}", iam_world.repository, image.tag)
         registry_peer.skopeo("copy", f"oci:{image.layout}:{image.tag}", served.reference,
                              "--dest-creds", f"{username}:{password}", "--dest-tls-verify=false", home=workdir)
+        yield served
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def anonymous_registry(workdir, image):
+    """registry.Registry serving `image` as library/hello:TAG to anyone."""
+    server = registry_peer.start(workdir / "anonymous-registry")
+    try:
+        served = registry_peer.Registry(f"127.0.0.1:{server.port}", "library/hello", image.tag)
+        registry_peer.skopeo("copy", f"oci:{image.layout}:{image.tag}", served.reference, "--dest-tls-verify=false",
+                             home=workdir)
         yield served
     finally:
         server.stop()

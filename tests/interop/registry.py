@@ -31,19 +31,21 @@ def htpasswd(user, password):
     return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
 
 
-def start(root, user, password):
-    """docker-registry serving from `root`/data on a free loopback port, only to `user`:`password`."""
+def start(root, user=None, password=None):
+    """docker-registry serving from `root`/data on a free loopback port, only to `user`:`password`,
+    or to anyone when no user is given."""
     binary = require_tool("docker-registry", APT)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "htpasswd").write_text(htpasswd(user, password))
     port = free_port()
     config = {
         "version": 0.1,
         "log": {"level": "info", "accesslog": {"disabled": True}},
         "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
         "http": {"addr": f"{LOOPBACK}:{port}", "secret": "interop-suite-upload-secret"},
-        "auth": {"htpasswd": {"realm": "interop", "path": str(root / "htpasswd")}},
     }
+    if user is not None:
+        (root / "htpasswd").write_text(htpasswd(user, password))
+        config["auth"] = {"htpasswd": {"realm": "interop", "path": str(root / "htpasswd")}}
     (root / "config.yml").write_text(yaml.safe_dump(config))
     return Server("docker-registry", [binary, "serve", str(root / "config.yml")], port, tool_env(root), root)
 
