@@ -2,9 +2,12 @@
 the kubelet harness: each config's provider matches an ECR image, runs from a bin dir under its
 configured name with its args and env, and answers with a response the kubelet decodes strictly.
 Configs that point the SDK at a profile file (EKS Hybrid Nodes, kind) get that file written
-where a test can put it, as the distribution would write it."""
+where a test can put it, as the distribution would write it. The pull-secret CronJob's script
+runs as shipped, with kubectl stood in for."""
 
+import base64
 import json
+import os
 import subprocess
 import tomllib
 
@@ -14,6 +17,7 @@ import yaml
 import aws
 import kubelet
 import provider
+from servers import BASE_PATH
 
 EXAMPLES = provider.ROOT / "examples"
 CONFIGS = sorted(path for path in EXAMPLES.rglob("credential-provider-config*") if path.suffix in (".yaml", ".json"))
@@ -116,3 +120,54 @@ def test_each_recipe_file_parses(recipe):
         assert settings["ecr-credential-provider"]["enabled"] is True
     else:
         assert [doc for doc in yaml.safe_load_all(recipe.read_text()) if doc]
+
+
+FAKE_KUBECTL = """#!/usr/bin/env python3
+# kubectl's part of the CronJob's script, recorded: each call's arguments, and what `create
+# --dry-run` was handed in its --from-file, as the Secret's manifest the script applies next.
+import json, os, sys
+args = sys.argv[1:]
+record = {"args": args}
+for arg in args:
+    if arg.startswith("--from-file="):
+        key, path = arg.split("=", 1)[1].split("=", 1)
+        record["from_file"] = {key: open(path).read()}
+with open(os.environ["KUBECTL_RECORD"], "a") as out:
+    out.write(json.dumps(record) + "\\n")
+if args[:1] == ["create"]:
+    print("kind: Secret  # the manifest kubectl would write")
+"""
+
+
+def test_the_pull_secret_cronjob_script_writes_a_dockerconfigjson_secret(moto, tmp_path):
+    documents = list(yaml.safe_load_all((EXAMPLES / "pull-secret" / "cronjob.yaml").read_text()))
+    [cronjob] = [doc for doc in documents if doc["kind"] == "CronJob"]
+    [container] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    env = {entry["name"]: entry["value"] for entry in container["env"]}
+    assert container["command"] == ["/bin/sh", "-c"]
+
+    bin_dir = tmp_path / "bin"
+    install(bin_dir, "ecr-credential-provider")
+    (bin_dir / "kubectl").write_text(FAKE_KUBECTL)
+    (bin_dir / "kubectl").chmod(0o755)
+    record = tmp_path / "kubectl.jsonl"
+    work = tmp_path / "tmp"
+    work.mkdir()
+    host = aws.ecr_host("us-east-1")
+    completed = subprocess.run(
+        ["/bin/sh", "-c", container["args"][0]], capture_output=True, text=True, timeout=60,
+        env={**provider.base_env(tmp_path), **provider.aws_env(moto.url, aws.NODE_KEYS), **env,
+             "ECR_IMAGE": f"{host}/team/app", "PATH": f"{bin_dir}{os.pathsep}{BASE_PATH}",
+             "TMPDIR": str(work), "HOME": str(work), "KUBECTL_RECORD": str(record)})
+    assert completed.returncode == 0, completed.stderr
+    provider.assert_no_secrets(completed.stderr, aws.NODE_KEYS.secrets, "stderr")
+
+    create, apply = [json.loads(line) for line in record.read_text().splitlines()]
+    assert create["args"] == ["create", "secret", "generic", env["SECRET_NAME"], "--type=kubernetes.io/dockerconfigjson",
+                              f"--from-file=.dockerconfigjson={work}/config.json", "--dry-run=client", "-o", "yaml"]
+    config = json.loads(create["from_file"][".dockerconfigjson"])
+    [(registry, entry)] = config["auths"].items()
+    assert registry == host and entry["username"] == "AWS" and entry["password"]
+    assert base64.b64decode(entry["auth"]).decode() == f"AWS:{entry['password']}"
+    assert apply["args"] == ["apply", "--server-side", "--force-conflicts", "-f", f"{work}/secret.yaml"]
+    assert (work / "config.json").stat().st_mode & 0o077 == 0, "the token is readable by others"
