@@ -1,7 +1,8 @@
 //! Docker's side of the node: the credential-helper protocol spoken when the binary runs as
 //! `docker-credential-ecr-login` (linked or copied under that name), and the Docker config JSON
 //! of pull secrets (`get IMAGE --format dockerconfigjson`). Tokens come from `plugin::answer`,
-//! the kubelet path's core, so hosts, credentials, deadline and tracing are the same.
+//! the kubelet path's core, so hosts, credentials, the shared token cache, deadline and
+//! tracing are the same.
 //!
 //! It answers only for ECR hosts: any other server URL gets the protocol's "not found" without
 //! a call to AWS, so an ECR token never goes to another registry. The protocol's own answers
