@@ -158,7 +158,7 @@ fn serve(action: Action) -> Result<Reply, Error> {
 }
 
 /// The server URL as docker-credential-helpers reads it: every line joined, then trimmed.
-fn server_url(input: &[u8]) -> String {
+pub fn server_url(input: &[u8]) -> String {
     String::from_utf8_lossy(input)
         .lines()
         .collect::<String>()
@@ -167,7 +167,7 @@ fn server_url(input: &[u8]) -> String {
 }
 
 /// Whether a server URL is one we answer for: private ECR or ECR Public, never anything else.
-fn ecr_registry(server_url: &str) -> Option<RegistryHost> {
+pub fn ecr_registry(server_url: &str) -> Option<RegistryHost> {
     image::parse(server_url)
         .ok()
         .filter(|registry| !matches!(registry.kind, RegistryKind::Unrecognized))
