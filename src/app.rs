@@ -249,16 +249,7 @@ async fn run(
                 );
             }
             let request = request::parse(&read_stdin().await?)?;
-            let cache = open_cache(cli.cache_dir.as_deref());
-            let answer = plugin::answer(
-                request,
-                role_arn_env,
-                settings,
-                cache.as_ref(),
-                progress,
-                SystemTime::now,
-            )
-            .await?;
+            let answer = answer(cli, request, role_arn_env, settings, progress).await?;
             Ok(Outcome::success(answer.to_json(true)))
         }
         Command::Get {
@@ -282,16 +273,7 @@ async fn run(
                 service_account_token: None,
                 service_account_annotations: std::collections::BTreeMap::new(),
             };
-            let cache = open_cache(cli.cache_dir.as_deref());
-            let answer = plugin::answer(
-                request,
-                role_arn_env,
-                settings,
-                cache.as_ref(),
-                progress,
-                SystemTime::now,
-            )
-            .await?;
+            let answer = answer(cli, request, role_arn_env, settings, progress).await?;
             Ok(Outcome::success(answer.to_json(*show_password)))
         }
         Command::Check { .. } => run_check(cli, settings, role_arn_env, progress).await,
@@ -299,6 +281,26 @@ async fn run(
             unreachable!("answered before the runtime starts")
         }
     }
+}
+
+/// The kubelet's answer to `request`, through the token cache when one is configured.
+async fn answer(
+    cli: &cli::Cli,
+    request: Request,
+    role_arn_env: Option<String>,
+    settings: &aws::Settings,
+    progress: &Progress,
+) -> Result<plugin::ProviderAnswer, Error> {
+    let cache = open_cache(cli.cache_dir.as_deref());
+    plugin::answer(
+        request,
+        role_arn_env,
+        settings,
+        cache.as_ref(),
+        progress,
+        SystemTime::now,
+    )
+    .await
 }
 
 /// `check IMAGE`: the report, as it is or as the provider a `--config` picks.
