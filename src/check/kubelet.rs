@@ -16,18 +16,6 @@ use crate::error::Error;
 use crate::image;
 use crate::kubelet_config::{self, Config, Provider};
 
-/// The steps after `config`, for a report that stops there.
-const AFTER_CONFIG: [&str; 8] = [
-    "image",
-    "credentials",
-    "identity",
-    "token",
-    "repository",
-    "layers",
-    "registry",
-    "download",
-];
-
 /// Runs `check` as the provider `config` picks for `image`. `flags` are the check's own flags
 /// (`--registry-endpoint`, `--service-account-token-file`, `--role-arn`), passed on.
 pub async fn check(
@@ -42,7 +30,7 @@ pub async fn check(
         Ok(config) => config,
         Err(reason) => {
             steps.fail("config", format!("{path}: {reason}"), Advice::default());
-            steps.not_tried(&AFTER_CONFIG, "no config");
+            steps.not_tried_from("image", "no config");
             return Ok(steps.report(image, false));
         }
     };
@@ -63,7 +51,7 @@ pub async fn check(
             ),
             diagnose::no_provider_matches(&host),
         );
-        steps.not_tried(&AFTER_CONFIG, "no provider matches");
+        steps.not_tried_from("image", "no provider matches");
         return Ok(steps.report(image, false));
     };
     steps.pass("config", describe(&config, provider, &requested));

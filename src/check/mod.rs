@@ -42,16 +42,6 @@ pub struct Options {
     pub timeout: Duration,
 }
 
-/// The steps after `credentials`, in order: what is not tried when credentials fail.
-const AFTER_CREDENTIALS: [&str; 6] = [
-    "identity",
-    "token",
-    "repository",
-    "layers",
-    "registry",
-    "download",
-];
-
 /// Runs every step it can; a failed step stops only the steps that depend on it.
 pub async fn check(
     options: &Options,
@@ -123,7 +113,7 @@ pub async fn check(
     };
 
     let Some((data_expired, login)) = token else {
-        steps.not_tried(&["registry", "download"], "no token");
+        steps.not_tried_from("registry", "no token");
         return Ok(steps.report(image, false));
     };
     let endpoint = options
@@ -180,8 +170,7 @@ impl Opening<'_> {
             Some(pod) => {
                 let Ok(chosen) = pod::role_step(pod, self.options.role_arn_env.as_deref(), steps)
                 else {
-                    steps.not_tried(&["credentials"], "role failed");
-                    steps.not_tried(&AFTER_CREDENTIALS, "role failed");
+                    steps.not_tried_from("credentials", "role failed");
                     return None;
                 };
                 chosen
@@ -210,7 +199,7 @@ impl Opening<'_> {
                 budget.record(timed, "credentials", steps, advice);
             }
         }
-        steps.not_tried(&AFTER_CREDENTIALS, "no credentials");
+        steps.not_tried_from("identity", "no credentials");
         None
     }
 }

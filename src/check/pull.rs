@@ -60,13 +60,13 @@ impl RegistryCheck<'_> {
             }
             Timed::Done(Err((detail, advice))) => {
                 steps.fail("registry", detail, advice);
-                steps.not_tried(&["download"], "registry failed");
+                steps.not_tried_from("download", "registry failed");
                 return false;
             }
             timed => {
                 let advice = diagnose::timed_out(self.endpoint, self.place);
                 budget.record(timed, "registry", steps, advice);
-                steps.not_tried(&["download"], "registry failed");
+                steps.not_tried_from("download", "registry failed");
                 return false;
             }
         };

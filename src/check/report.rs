@@ -8,6 +8,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnose::Advice;
 
+/// The steps every check takes, in order, after the optional `config` and `role`; a step that
+/// fails stops the ones after it that need it.
+const ORDER: [&str; 8] = [
+    "image",
+    "credentials",
+    "identity",
+    "token",
+    "repository",
+    "layers",
+    "registry",
+    "download",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -90,11 +103,19 @@ impl Steps {
         self.push(name, Status::Fail, detail, advice);
     }
 
-    /// Steps that depend on one that failed: `–`, and which one stopped them.
-    pub fn not_tried(&mut self, names: &[&'static str], because: &str) {
-        for name in names {
-            self.skip(name, format!("not tried: {because}"));
+    /// `first` and every step after it in `ORDER`, which depend on one that failed: `–`, and
+    /// which one stopped them.
+    pub fn not_tried_from(&mut self, first: &str, because: &str) {
+        let start = ORDER.iter().position(|step| *step == first);
+        debug_assert!(start.is_some(), "{first} is not a step");
+        for name in &ORDER[start.unwrap_or(ORDER.len())..] {
+            self.not_tried(name, because);
         }
+    }
+
+    /// One step that depends on one that failed, when the steps after it can still run.
+    pub fn not_tried(&mut self, name: &'static str, because: &str) {
+        self.skip(name, format!("not tried: {because}"));
     }
 
     fn push(

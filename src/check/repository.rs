@@ -74,12 +74,12 @@ impl Repository<'_> {
                         &self.ecr.region,
                     ),
                 );
-                steps.not_tried(&["layers"], "no image");
+                steps.not_tried("layers", "no image");
                 return outcome;
             }
             Timed::Done(Err(failure)) if failure.code() == Some("RepositoryNotFoundException") => {
                 outcome.pull_through = self.pull_through(budget, progress, steps).await;
-                steps.not_tried(&["layers"], "no repository yet");
+                steps.not_tried("layers", "no repository yet");
                 return outcome;
             }
             Timed::Done(Err(failure)) => {
@@ -99,13 +99,13 @@ impl Repository<'_> {
                     format!("BatchGetImage on {arn} failed: {failure}"),
                     advice,
                 );
-                steps.not_tried(&["layers"], "repository failed");
+                steps.not_tried("layers", "repository failed");
                 return outcome;
             }
             timed => {
                 let advice = diagnose::timed_out(Endpoint::EcrApi, self.place);
                 budget.record(timed, "repository", steps, advice);
-                steps.not_tried(&["layers"], "repository failed");
+                steps.not_tried("layers", "repository failed");
                 return outcome;
             }
         };
