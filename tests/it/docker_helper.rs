@@ -6,23 +6,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::support::fake::{FakeAws, Reply, ecr_token, public_token};
+use crate::support::fake::{FakeAws, Reply, token_service};
 use crate::support::{BIN, Exec, TempDir, exec};
 
 const NAME: &str = "docker-credential-ecr-login";
 const PRIVATE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 const NOT_FOUND: &str = "credentials not found in native keychain\n";
-const TWELVE_HOURS: Duration = Duration::from_secs(12 * 3600);
-
-fn ecr() -> FakeAws {
-    FakeAws::start(|seen| match seen.operation().as_str() {
-        "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken" => {
-            ecr_token("private-pass", TWELVE_HOURS)
-        }
-        "SpencerFrontendService.GetAuthorizationToken" => public_token("public-pass", TWELVE_HOURS),
-        other => Reply::aws_error(400, "UnknownOperationException", other),
-    })
-}
 
 fn failing() -> FakeAws {
     FakeAws::start(|_| Reply::aws_error(400, "AccessDeniedException", "not allowed"))
@@ -50,7 +39,7 @@ fn get_answers_for_an_ecr_host_in_every_form_docker_and_containers_image_send() 
         format!("{PRIVATE}:5000"),
         format!("{PRIVATE}/team/app\r\n"),
     ] {
-        let server = ecr();
+        let server = token_service();
         let output = helper("get", &server).stdin(input.clone()).run();
         assert_eq!(output.code, Some(0), "{input:?}: {output:#?}");
         assert_eq!(
@@ -70,7 +59,7 @@ fn get_answers_for_an_ecr_host_in_every_form_docker_and_containers_image_send() 
 
 #[test]
 fn get_answers_for_ecr_public_from_the_public_api() {
-    let server = ecr();
+    let server = token_service();
     let output = helper("get", &server)
         .stdin("https://public.ecr.aws/v2/\n")
         .run();
@@ -88,7 +77,7 @@ fn get_answers_for_ecr_public_from_the_public_api() {
 
 #[test]
 fn any_other_host_is_not_found_without_asking_aws() {
-    let server = ecr();
+    let server = token_service();
     for input in [
         "https://index.docker.io/v1/\n",
         "docker.io",
@@ -116,7 +105,7 @@ fn any_other_host_is_not_found_without_asking_aws() {
 
 #[test]
 fn an_empty_server_url_is_the_protocols_missing_url() {
-    let server = ecr();
+    let server = token_service();
     for input in ["", "\n", "  \n\n"] {
         let output = helper("get", &server).stdin(input).run();
         assert_eq!(
@@ -150,7 +139,7 @@ fn an_ecr_public_failure_falls_back_to_anonymous_pulls() {
 
 #[test]
 fn list_names_the_callers_registry_and_ecr_public() {
-    let server = ecr();
+    let server = token_service();
     let output = helper("list", &server).env("AWS_REGION", "us-west-2").run();
     assert_eq!(output.code, Some(0), "{output:#?}");
     assert_eq!(
@@ -170,7 +159,7 @@ fn list_names_the_callers_registry_and_ecr_public() {
 
 #[test]
 fn store_and_erase_store_nothing_and_never_ask_aws() {
-    let server = ecr();
+    let server = token_service();
     let credentials = r#"{"ServerURL":"https://123456789012.dkr.ecr.us-west-2.amazonaws.com","Username":"AWS","Secret":"stored-secret"}"#;
     let cases = [
         ("store", credentials, None, Some(1), "not implemented\n"),
@@ -216,7 +205,7 @@ fn store_and_erase_store_nothing_and_never_ask_aws() {
 
 #[test]
 fn version_usage_and_unknown_actions_as_docker_credential_helpers_answers_them() {
-    let server = ecr();
+    let server = token_service();
     let usage = format!("Usage: {NAME} <store|get|erase|list|version>\n");
     let version = format!(
         "{NAME} (ecr-credential-provider) v{}\n",
@@ -254,7 +243,7 @@ fn a_symlink_named_docker_credential_ecr_login_is_the_helper() {
     let dir = TempDir::new();
     let link = dir.0.join(NAME);
     std::os::unix::fs::symlink(BIN, &link).unwrap();
-    let server = ecr();
+    let server = token_service();
     let output = exec()
         .program(link)
         .arg("get")
@@ -288,7 +277,7 @@ fn the_helper_keeps_the_runs_deadline() {
 
 #[test]
 fn a_writer_that_never_closes_stdin_meets_the_deadline() {
-    let server = ecr();
+    let server = token_service();
     // No stdin given: the test leaves it open.
     let output = helper("get", &server)
         .env("ECR_CREDENTIAL_PROVIDER_TIMEOUT", "500ms")
@@ -303,7 +292,7 @@ fn a_writer_that_never_closes_stdin_meets_the_deadline() {
 
 #[test]
 fn with_the_shared_cache_one_token_serves_the_kubelet_and_docker() {
-    let server = ecr();
+    let server = token_service();
     let cache = TempDir::new();
     let dir = cache.0.join("tokens").display().to_string();
     let kubelet = exec()
@@ -339,7 +328,7 @@ fn with_the_shared_cache_one_token_serves_the_kubelet_and_docker() {
 
 #[test]
 fn a_pull_secret_is_docker_config_json_for_the_images_registry() {
-    let server = ecr();
+    let server = token_service();
     let output = exec()
         .arg("get")
         .arg(format!("{PRIVATE}/team/app:v1"))
@@ -358,7 +347,7 @@ fn a_pull_secret_is_docker_config_json_for_the_images_registry() {
 
 #[test]
 fn a_pull_secret_for_another_registry_is_refused_without_asking_aws() {
-    let server = ecr();
+    let server = token_service();
     let output = exec()
         .arg("get")
         .arg("ghcr.io/team/app")

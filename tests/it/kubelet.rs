@@ -1,22 +1,9 @@
 //! The kubelet path: every request version, region from the host, ECR Public, fallback hosts.
 
-use std::time::Duration;
-
-use crate::support::fake::{FakeAws, RefusingProxy, Reply, ecr_token, public_token};
+use crate::support::fake::{FakeAws, RefusingProxy, Reply, token_service};
 use crate::support::{ACCESS_KEY, V1, V1ALPHA1, V1BETA1, exec, request};
 
 const PRIVATE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
-const TWELVE_HOURS: Duration = Duration::from_secs(12 * 3600);
-
-fn ecr() -> FakeAws {
-    FakeAws::start(|seen| match seen.operation().as_str() {
-        "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken" => {
-            ecr_token("private-pass", TWELVE_HOURS)
-        }
-        "SpencerFrontendService.GetAuthorizationToken" => public_token("public-pass", TWELVE_HOURS),
-        other => Reply::aws_error(400, "UnknownOperationException", other),
-    })
-}
 
 /// Seconds in a Go duration string of the form XhYmZs.
 fn go_seconds(text: &str) -> u64 {
@@ -39,7 +26,7 @@ fn go_seconds(text: &str) -> u64 {
 
 #[test]
 fn answers_each_request_version_in_that_version() {
-    let server = ecr();
+    let server = token_service();
     for version in [V1, V1BETA1, V1ALPHA1] {
         let output = exec()
             .keys()
@@ -80,7 +67,7 @@ fn answers_each_request_version_in_that_version() {
 
 #[test]
 fn signs_for_the_region_in_the_host_whatever_the_default_region() {
-    let server = ecr();
+    let server = token_service();
     for region in ["us-west-2", "eu-central-1", "ap-southeast-2", "cn-north-1"] {
         let domain = if region.starts_with("cn-") {
             "amazonaws.com.cn"
@@ -107,7 +94,7 @@ fn signs_for_the_region_in_the_host_whatever_the_default_region() {
 
 #[test]
 fn ecr_public_goes_to_the_public_api_in_us_east_1() {
-    let server = ecr();
+    let server = token_service();
     for host in ["public.ecr.aws", "ecr-public.aws.com"] {
         let response = exec()
             .keys()
@@ -129,7 +116,7 @@ fn ecr_public_goes_to_the_public_api_in_us_east_1() {
 
 #[test]
 fn get_credentials_argument_and_per_service_endpoint_are_honoured() {
-    let server = ecr();
+    let server = token_service();
     let response = exec()
         .arg("get-credentials")
         .keys()
@@ -142,7 +129,7 @@ fn get_credentials_argument_and_per_service_endpoint_are_honoured() {
 
 #[test]
 fn other_hosts_use_the_default_region_with_a_warning() {
-    let server = ecr();
+    let server = token_service();
     let output = exec()
         .keys()
         .endpoint(&server.url)
@@ -257,7 +244,7 @@ fn fips_and_dual_stack_hosts_choose_matching_endpoints_unless_configured_otherwi
 /// Regression: the SDK refuses FIPS with a custom endpoint, so an override must win.
 #[test]
 fn fips_and_dual_stack_hosts_work_with_an_endpoint_override() {
-    let server = ecr();
+    let server = token_service();
     for host in [
         "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com",
         "123456789012.dkr-ecr.us-east-1.on.aws",
@@ -280,7 +267,7 @@ fn fips_and_dual_stack_hosts_work_with_an_endpoint_override() {
 /// Bottlerocket and hand-built nodes: a named profile from the AWS config files.
 #[test]
 fn credentials_from_a_named_profile() {
-    let server = ecr();
+    let server = token_service();
     let run = exec();
     let config = run.home().join("aws-config");
     std::fs::write(

@@ -290,6 +290,19 @@ pub fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
 
+/// ECR and ECR Public that give every caller a 12-hour token: `private-pass` and
+/// `public-pass`; any other operation is refused.
+pub fn token_service() -> FakeAws {
+    const TWELVE_HOURS: Duration = Duration::from_secs(12 * 3600);
+    FakeAws::start(|seen| match seen.operation().as_str() {
+        "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken" => {
+            ecr_token("private-pass", TWELVE_HOURS)
+        }
+        "SpencerFrontendService.GetAuthorizationToken" => public_token("public-pass", TWELVE_HOURS),
+        other => Reply::aws_error(400, "UnknownOperationException", other),
+    })
+}
+
 /// A GetAuthorizationToken answer for private ECR.
 pub fn ecr_token(password: &str, expires_in: Duration) -> Reply {
     Reply::json(
