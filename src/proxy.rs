@@ -489,15 +489,19 @@ impl HttpClient for RoutingClient {
 }
 
 /// Sends each request directly or through its proxy, building each connector when first needed.
+/// A route that never negotiates TLS (an http:// target, directly or through an http:// proxy:
+/// instance metadata, container credentials) gets a connector without the system's roots,
+/// whose parsing is most of the CPU of a whole HTTPS run (issue 11).
 #[derive(Debug, Clone)]
 pub struct Routed {
     trust: Trust,
     proxies: Arc<Proxies>,
     settings: Option<HttpConnectorSettings>,
     sleep: Option<SharedAsyncSleep>,
-    direct: Arc<OnceLock<Connector>>,
-    https_proxy: Arc<OnceLock<Connector>>,
-    http_proxy: Arc<OnceLock<Connector>>,
+    direct_https: Arc<OnceLock<Connector>>,
+    direct_http: Arc<OnceLock<Connector>>,
+    proxied_https: Arc<OnceLock<Connector>>,
+    proxied_http: Arc<OnceLock<Connector>>,
 }
 
 impl Routed {
@@ -512,24 +516,27 @@ impl Routed {
             proxies,
             settings,
             sleep,
-            direct: Arc::default(),
-            https_proxy: Arc::default(),
-            http_proxy: Arc::default(),
+            direct_https: Arc::default(),
+            direct_http: Arc::default(),
+            proxied_https: Arc::default(),
+            proxied_http: Arc::default(),
         }
     }
 
     fn connector(&self, proxy: Option<&ProxyUrl>, https: bool) -> &Connector {
         let slot = match (proxy, https) {
-            (None, _) => &self.direct,
-            (Some(_), true) => &self.https_proxy,
-            (Some(_), false) => &self.http_proxy,
+            (None, true) => &self.direct_https,
+            (None, false) => &self.direct_http,
+            (Some(_), true) => &self.proxied_https,
+            (Some(_), false) => &self.proxied_http,
         };
         slot.get_or_init(|| {
             let mut builder = ConnectorBuilder::default();
             builder.set_connector_settings(self.settings.clone());
             builder.set_sleep_impl(self.sleep.clone());
             let config = proxy.map_or_else(ProxyConfig::disabled, ProxyUrl::config);
-            self.trust.connector(builder, config)
+            let tls = https || proxy.is_some_and(|proxy| proxy.tls);
+            self.trust.connector(builder, config, tls)
         })
     }
 }
