@@ -35,7 +35,7 @@ pub enum TlsError {
 pub struct Trust {
     /// The checked certificates of `AWS_CA_BUNDLE`, as PEM.
     bundle: Option<Vec<u8>>,
-    /// Built when the first connector is: the system's roots are read only then, after
+    /// Built when the first TLS connector is: the system's roots are read only then, after
     /// `files` has checked the files the environment names for them (`SSL_CERT_FILE`...).
     context: Arc<OnceLock<Option<TlsContext>>>,
 }
@@ -195,7 +195,7 @@ mod linux {
         };
 
         let mut pem = Vec::new();
-        if let Some(bytes) = file.and_then(|file| std::fs::read(file).ok()) {
+        if let Some(bytes) = file.and_then(|file| read_bounded(file).ok()) {
             keep_certificates(&bytes, &mut pem);
         }
         let mut seen = HashSet::new();
@@ -211,7 +211,7 @@ mod linux {
                 };
                 if metadata.is_file()
                     && seen.insert((metadata.dev(), metadata.ino()))
-                    && let Ok(bytes) = std::fs::read(&path)
+                    && let Ok(bytes) = read_bounded(path)
                 {
                     keep_certificates(&bytes, &mut pem);
                 }
@@ -220,32 +220,54 @@ mod linux {
         pem
     }
 
+    /// A regular file of at most `MAX_CA_BUNDLE_BYTES`, never a FIFO or a device, whatever
+    /// changed since `files` checked the paths.
+    fn read_bounded(path: PathBuf) -> Result<Vec<u8>, crate::files::FileError> {
+        crate::files::NamedFile {
+            what: "a system CA file",
+            origin: "the system's roots",
+            path,
+            max_bytes: crate::files::MAX_CA_BUNDLE_BYTES,
+            optional: false,
+            contents: crate::files::Contents::Unread,
+        }
+        .read()
+    }
+
     /// Appends each certificate of `text` that rustls can take as a root, as canonical PEM.
     /// The SDK panics on a certificate it cannot parse, where its own loader skips it (old v1
     /// roots, say). The SDK's PEM decoder is constant-time, built for private keys, and slow:
     /// a fast decode here and canonical PEM for the SDK halve that cost.
     pub fn keep_certificates(text: &[u8], out: &mut Vec<u8>) {
         // A bundle is ASCII: the lossy conversion, five times slower, only for one that is not.
-        let text = std::str::from_utf8(text)
-            .map_or_else(|_| String::from_utf8_lossy(text), std::borrow::Cow::Borrowed);
+        let text = std::str::from_utf8(text).map_or_else(
+            |_| String::from_utf8_lossy(text),
+            std::borrow::Cow::Borrowed,
+        );
         let mut rest = text.as_ref();
         let mut body = Vec::new();
+        let mut der = Vec::new();
         while let Some(start) = rest.find(BEGIN) {
             let after = &rest[start + BEGIN.len()..];
             let Some(length) = after.find(END) else {
                 break;
             };
+            let block = &after.as_bytes()[..length];
             body.clear();
-            body.extend(
-                after.as_bytes()[..length]
-                    .iter()
-                    .filter(|b| !b.is_ascii_whitespace()),
-            );
-            if let Ok(der) = STANDARD.decode(&body)
+            for line in block.split(|byte| *byte == b'\n') {
+                body.extend_from_slice(line.trim_ascii());
+            }
+            if body.iter().any(u8::is_ascii_whitespace) {
+                body.retain(|byte| !byte.is_ascii_whitespace());
+            }
+            der.clear();
+            // The decoder is strict (canonical padding and trailing bits), so what it takes
+            // is already the canonical encoding of `der`: no need to encode it again.
+            if STANDARD.decode_vec(&body, &mut der).is_ok()
                 && webpki::anchor_from_trusted_cert(&CertificateDer::from(der.as_slice())).is_ok()
             {
                 out.extend_from_slice(BEGIN.as_bytes());
-                for line in STANDARD.encode(&der).as_bytes().chunks(64) {
+                for line in body.chunks(64) {
                     out.push(b'\n');
                     out.extend_from_slice(line);
                 }
@@ -284,6 +306,33 @@ mod linux {
             let mut der = ders(GOOD).concat();
             der.push(0);
             format!("{BEGIN}\n{}\n{END}\n", STANDARD.encode(der)).into_bytes()
+        }
+
+        /// `GOOD` wrapped at 76 columns with CRLF and a space inside one line: kept, as the
+        /// canonical 64-column PEM the SDK's strict reader takes.
+        #[test]
+        fn rewraps_what_it_keeps_as_canonical_pem() {
+            let encoded = STANDARD.encode(ders(GOOD).concat());
+            let mut text = format!("{BEGIN}\r\n");
+            for (i, line) in encoded.as_bytes().chunks(76).enumerate() {
+                let line = std::str::from_utf8(line).unwrap_or_default();
+                if i == 1 {
+                    text.extend([&line[..10], " ", &line[10..], "\r\n"]);
+                } else {
+                    text.extend(["  ", line, "\r\n"]);
+                }
+            }
+            text.push_str(END);
+            let kept = kept(text.as_bytes());
+            assert_eq!(ders(&kept), ders(GOOD));
+            let lines: Vec<&[u8]> = kept.split(|b| *b == b'\n').collect();
+            let body = &lines[1..lines.len() - 2];
+            assert!(body[..body.len() - 1].iter().all(|line| line.len() == 64));
+            assert!(
+                body.iter()
+                    .flat_map(|line| line.iter())
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+            );
         }
 
         #[test]
