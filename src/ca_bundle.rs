@@ -1,6 +1,6 @@
 //! A PEM CA bundle, parsed and checked the way the TLS stack will use it, before the SDK sees
-//! it: the SDK `expect`s every certificate to parse and aborts the process otherwise (issue 10).
-//! What the SDK gets is our own re-encoding of the certificates that passed. Pure.
+//! it: a certificate that cannot be a root is named with its position, not silently dropped
+//! (issue 10). What the TLS stack gets is the DER of the certificates that passed. Pure.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

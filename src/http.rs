@@ -1,7 +1,8 @@
 //! The HTTP clients: TLS over aws-lc with the system's roots plus, when `AWS_CA_BUNDLE` names
 //! one, a PEM bundle (the Go SDK, and so upstream, honours it; the Rust SDK does not). One
 //! setup for the AWS calls and the registry probe; `proxy` decides which requests go through
-//! a proxy.
+//! a proxy. TLS routes get `tls::HttpsConnector` over one root store built once per run;
+//! plain-http routes (metadata, container credentials) the SDK's connector, without roots.
 //!
 //! On Linux the system roots come from the distribution's CA bundle, read once. The SDK's own
 //! loader reads that bundle and then every file of the certificate directory, which holds the
@@ -11,12 +12,18 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{self as sdk_tls, TlsContext, TrustStore};
 use aws_smithy_http_client::{Connector, ConnectorBuilder};
+use aws_smithy_runtime_api::client::http::{
+    HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use rustls_pki_types::CertificateDer;
 
 use crate::ca_bundle::{self, BundleError};
 use crate::files::{self, FileError, NamedFile, Shown};
-use crate::sanitize;
+use crate::tls::{self, ProxyHop, Timeouts};
 
 pub const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
 
@@ -26,18 +33,16 @@ pub enum TlsError {
     File(#[from] FileError),
     #[error("{file} {error}")]
     Bundle { file: Shown, error: BundleError },
-    #[error("{file} is not usable: {cause}")]
-    Unusable { file: Shown, cause: String },
 }
 
 /// The trust for every TLS connection: system roots, plus the bundle at `ca_bundle`.
 #[derive(Debug, Clone)]
 pub struct Trust {
-    /// The checked certificates of `AWS_CA_BUNDLE`, as PEM.
-    bundle: Option<Vec<u8>>,
+    /// The checked certificates of `AWS_CA_BUNDLE`, in DER.
+    bundle: Arc<Vec<Vec<u8>>>,
     /// Built when the first TLS connector is: the system's roots are read only then, after
     /// `files` has checked the files the environment names for them (`SSL_CERT_FILE`...).
-    context: Arc<OnceLock<Option<TlsContext>>>,
+    config: Arc<OnceLock<Result<Arc<rustls::ClientConfig>, String>>>,
 }
 
 impl Trust {
@@ -45,8 +50,8 @@ impl Trust {
     /// certificates that passed reach the TLS stack.
     pub async fn load(ca_bundle: Option<&Path>) -> Result<Self, TlsError> {
         let mut trust = Self {
-            bundle: None,
-            context: Arc::default(),
+            bundle: Arc::default(),
+            config: Arc::default(),
         };
         let Some(path) = ca_bundle else {
             return Ok(trust);
@@ -65,84 +70,100 @@ impl Trust {
             file: file.shown(),
             error,
         })?;
-        let pem = ca_bundle::to_pem(&certificates);
-        TlsContext::builder()
-            .with_trust_store(TrustStore::empty().with_pem_certificate(pem.clone()))
-            .build()
-            .map_err(|error| TlsError::Unusable {
-                file: file.shown(),
-                cause: sanitize::message(&error.to_string()),
-            })?;
-        trust.bundle = Some(pem);
+        trust.bundle = Arc::new(certificates);
         Ok(trust)
     }
 
-    /// The TLS context; `None` leaves the SDK's defaults, which trust the system's roots too.
-    fn context(&self) -> Option<TlsContext> {
-        self.context
+    /// The TLS settings of every connection, made once: the system's roots and the bundle's.
+    fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        self.config
             .get_or_init(|| {
-                let mut store = system_roots();
-                if let Some(pem) = &self.bundle {
-                    store = store.with_pem_certificate(pem.clone());
-                }
-                TlsContext::builder().with_trust_store(store).build().ok()
+                let mut roots = rustls::RootCertStore::empty();
+                // A root rustls cannot take is skipped, as the SDK's own loader skips it.
+                roots.add_parsable_certificates(system_roots());
+                roots.add_parsable_certificates(
+                    self.bundle
+                        .iter()
+                        .map(|der| CertificateDer::from(der.clone())),
+                );
+                tls::client_config(roots)
+                    .map(Arc::new)
+                    .map_err(|error| format!("cannot set up TLS: {error}"))
             })
             .clone()
     }
 
-    /// A connector with this trust that sends everything through `proxy` (or nothing: `disabled`).
-    /// Which request goes where is `proxy`'s decision. `tls` false: nothing it sends negotiates
-    /// TLS, so it trusts no root and the system's are not read for it.
-    pub(crate) fn connector(
+    /// A connector for https:// requests, through `proxy` if one is given.
+    pub(crate) fn https_connector(
         &self,
-        builder: ConnectorBuilder,
-        proxy: ProxyConfig,
-        tls: bool,
-    ) -> Connector {
-        let context = if tls {
-            self.context()
-        } else {
-            TlsContext::builder()
-                .with_trust_store(TrustStore::empty())
-                .build()
-                .ok()
-        };
+        proxy: Option<ProxyHop>,
+        timeouts: Timeouts,
+    ) -> SharedHttpConnector {
+        match self.client_config() {
+            Ok(config) => SharedHttpConnector::new(tls::connector(config, proxy, timeouts)),
+            Err(cause) => SharedHttpConnector::new(Unusable(cause)),
+        }
+    }
+
+    /// A connector for http:// requests, through `proxy` (or nothing: `disabled`): nothing it
+    /// sends negotiates TLS, so it trusts no root and the system's are not read for it.
+    pub(crate) fn plain_connector(builder: ConnectorBuilder, proxy: ProxyConfig) -> Connector {
         let mut builder = builder
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_provider(sdk_tls::Provider::Rustls(
+                sdk_tls::rustls_provider::CryptoMode::AwsLc,
+            ))
             .proxy_config(proxy);
-        if let Some(context) = context {
+        if let Ok(context) = TlsContext::builder()
+            .with_trust_store(TrustStore::empty())
+            .build()
+        {
             builder = builder.tls_context(context);
         }
         builder.build()
     }
 
-    /// A direct connector with this trust whose names all resolve to what `resolver` says:
-    /// for the test-only host routes of debug builds (see `registry`).
+    /// A direct https connector whose names all resolve to `ip`: for the test-only host
+    /// routes of debug builds (see `registry`).
     #[cfg(debug_assertions)]
-    pub(crate) fn connector_with_resolver(
+    pub(crate) fn pinned_https_connector(
         &self,
-        builder: ConnectorBuilder,
-        resolver: impl aws_smithy_runtime_api::client::dns::ResolveDns + Clone + 'static,
-    ) -> Connector {
-        let mut builder = builder
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .proxy_config(ProxyConfig::disabled());
-        if let Some(context) = self.context() {
-            builder = builder.tls_context(context);
+        ip: std::net::IpAddr,
+        timeouts: Timeouts,
+    ) -> SharedHttpConnector {
+        match self.client_config() {
+            Ok(config) => SharedHttpConnector::new(tls::with_resolver(
+                config,
+                None,
+                timeouts,
+                tls::Pinned(ip),
+            )),
+            Err(cause) => SharedHttpConnector::new(Unusable(cause)),
         }
-        builder.build_with_resolver(resolver)
+    }
+}
+
+/// Every request fails with why TLS could not be set up.
+#[derive(Debug)]
+struct Unusable(String);
+
+impl HttpConnector for Unusable {
+    fn call(&self, _: HttpRequest) -> HttpConnectorFuture {
+        HttpConnectorFuture::ready(Err(ConnectorError::other(self.0.clone().into(), None)))
     }
 }
 
 /// Elsewhere the platform's store (Windows' certificate store, the macOS keychain).
 #[cfg(not(target_os = "linux"))]
-fn system_roots() -> TrustStore {
-    TrustStore::default()
+fn system_roots() -> Vec<CertificateDer<'static>> {
+    rustls_native_certs::load_native_certs().certs
 }
 
 #[cfg(target_os = "linux")]
-fn system_roots() -> TrustStore {
-    TrustStore::empty().with_pem_certificate(linux::system_pem())
+fn system_roots() -> Vec<CertificateDer<'static>> {
+    linux::system_certificates()
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect()
 }
 
 #[cfg(target_os = "linux")]
@@ -158,7 +179,6 @@ mod linux {
 
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
-    use rustls_pki_types::CertificateDer;
 
     /// The list OpenSSL-based tools and Go probe, in their order.
     const BUNDLES: &[&str] = &[
@@ -174,8 +194,8 @@ mod linux {
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
 
-    /// Every usable certificate of the system's store, as PEM.
-    pub fn system_pem() -> Vec<u8> {
+    /// Every certificate of the system's store, in DER.
+    pub fn system_certificates() -> Vec<Vec<u8>> {
         let env_file = std::env::var_os("SSL_CERT_FILE")
             .filter(|value| !value.is_empty())
             .map(PathBuf::from);
@@ -194,9 +214,9 @@ mod linux {
             (None, DIRS.iter().map(PathBuf::from).collect())
         };
 
-        let mut pem = Vec::new();
+        let mut certificates = Vec::new();
         if let Some(bytes) = file.and_then(|file| read_bounded(file).ok()) {
-            keep_certificates(&bytes, &mut pem);
+            decode_certificates(&bytes, &mut certificates);
         }
         let mut seen = HashSet::new();
         for dir in dirs {
@@ -213,11 +233,11 @@ mod linux {
                     && seen.insert((metadata.dev(), metadata.ino()))
                     && let Ok(bytes) = read_bounded(path)
                 {
-                    keep_certificates(&bytes, &mut pem);
+                    decode_certificates(&bytes, &mut certificates);
                 }
             }
         }
-        pem
+        certificates
     }
 
     /// A regular file of at most `MAX_CA_BUNDLE_BYTES`, never a FIFO or a device, whatever
@@ -234,11 +254,10 @@ mod linux {
         .read()
     }
 
-    /// Appends each certificate of `text` that rustls can take as a root, as canonical PEM.
-    /// The SDK panics on a certificate it cannot parse, where its own loader skips it (old v1
-    /// roots, say). The SDK's PEM decoder is constant-time, built for private keys, and slow:
-    /// a fast decode here and canonical PEM for the SDK halve that cost.
-    pub fn keep_certificates(text: &[u8], out: &mut Vec<u8>) {
+    /// Appends each PEM certificate of `text` that decodes, in DER: one pass over each line,
+    /// no constant-time decoder (nothing here is secret). Whether rustls can take it as a root
+    /// is the root store's to say.
+    pub fn decode_certificates(text: &[u8], out: &mut Vec<Vec<u8>>) {
         // A bundle is ASCII: the lossy conversion, five times slower, only for one that is not.
         let text = std::str::from_utf8(text).map_or_else(
             |_| String::from_utf8_lossy(text),
@@ -246,34 +265,20 @@ mod linux {
         );
         let mut rest = text.as_ref();
         let mut body = Vec::new();
-        let mut der = Vec::new();
         while let Some(start) = rest.find(BEGIN) {
             let after = &rest[start + BEGIN.len()..];
             let Some(length) = after.find(END) else {
                 break;
             };
-            let block = &after.as_bytes()[..length];
             body.clear();
-            for line in block.split(|byte| *byte == b'\n') {
+            for line in after.as_bytes()[..length].split(|byte| *byte == b'\n') {
                 body.extend_from_slice(line.trim_ascii());
             }
             if body.iter().any(u8::is_ascii_whitespace) {
                 body.retain(|byte| !byte.is_ascii_whitespace());
             }
-            der.clear();
-            // The decoder is strict (canonical padding and trailing bits), so what it takes
-            // is already the canonical encoding of `der`: no need to encode it again.
-            if STANDARD.decode_vec(&body, &mut der).is_ok()
-                && webpki::anchor_from_trusted_cert(&CertificateDer::from(der.as_slice())).is_ok()
-            {
-                out.extend_from_slice(BEGIN.as_bytes());
-                for line in body.chunks(64) {
-                    out.push(b'\n');
-                    out.extend_from_slice(line);
-                }
-                out.push(b'\n');
-                out.extend_from_slice(END.as_bytes());
-                out.push(b'\n');
+            if let Ok(der) = STANDARD.decode(&body) {
+                out.push(der);
             }
             rest = &after[length + END.len()..];
         }
@@ -281,6 +286,7 @@ mod linux {
 
     #[cfg(test)]
     mod tests {
+        use rustls_pki_types::CertificateDer;
         use rustls_pki_types::pem::PemObject;
 
         use super::*;
@@ -289,9 +295,9 @@ mod linux {
         const GOOD: &[u8] = include_bytes!("../tests/data/isrg-root-x2.pem");
         const V1: &[u8] = include_bytes!("../tests/data/v1-root.pem");
 
-        fn kept(text: &[u8]) -> Vec<u8> {
+        fn decoded(text: &[u8]) -> Vec<Vec<u8>> {
             let mut out = Vec::new();
-            keep_certificates(text, &mut out);
+            decode_certificates(text, &mut out);
             out
         }
 
@@ -301,17 +307,9 @@ mod linux {
                 .collect()
         }
 
-        /// Valid PEM around DER that webpki rejects (trailing data): the SDK would panic.
-        fn unparsable() -> Vec<u8> {
-            let mut der = ders(GOOD).concat();
-            der.push(0);
-            format!("{BEGIN}\n{}\n{END}\n", STANDARD.encode(der)).into_bytes()
-        }
-
-        /// `GOOD` wrapped at 76 columns with CRLF and a space inside one line: kept, as the
-        /// canonical 64-column PEM the SDK's strict reader takes.
+        /// `GOOD` wrapped at 76 columns with CRLF and a space inside one line.
         #[test]
-        fn rewraps_what_it_keeps_as_canonical_pem() {
+        fn decodes_whatever_the_wrapping() {
             let encoded = STANDARD.encode(ders(GOOD).concat());
             let mut text = format!("{BEGIN}\r\n");
             for (i, line) in encoded.as_bytes().chunks(76).enumerate() {
@@ -323,45 +321,35 @@ mod linux {
                 }
             }
             text.push_str(END);
-            let kept = kept(text.as_bytes());
-            assert_eq!(ders(&kept), ders(GOOD));
-            let lines: Vec<&[u8]> = kept.split(|b| *b == b'\n').collect();
-            let body = &lines[1..lines.len() - 2];
-            assert!(body[..body.len() - 1].iter().all(|line| line.len() == 64));
-            assert!(
-                body.iter()
-                    .flat_map(|line| line.iter())
-                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
-            );
+            assert_eq!(decoded(text.as_bytes()), ders(GOOD));
         }
 
+        /// What decodes reaches the root store, which keeps the roots rustls takes (v1 ones
+        /// too, as the SDK's loader does) and skips the rest without failing.
         #[test]
-        fn keeps_the_roots_rustls_takes_and_only_those() {
-            let good = kept(GOOD);
-            assert_eq!(
-                ders(&good),
-                ders(GOOD),
-                "the same certificate, as PEM the SDK parses"
-            );
-            assert_eq!(ders(&good).len(), 1);
-            assert_eq!(
-                ders(&kept(V1)),
-                ders(V1),
-                "v1 roots are taken, as the SDK's loader takes them"
-            );
-            assert!(kept(&unparsable()).is_empty());
-
+        fn the_root_store_takes_the_roots_rustls_takes_and_skips_the_rest() {
+            let mut unparsable = ders(GOOD).concat();
+            unparsable.push(0);
             let mut mixed = b"# a comment\n".to_vec();
             for part in [
                 GOOD,
-                &unparsable(),
+                format!("{BEGIN}\n{}\n{END}\n", STANDARD.encode(&unparsable)).as_bytes(),
                 b"-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n",
+                b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
                 V1,
             ] {
                 mixed.extend_from_slice(part);
             }
             mixed.extend_from_slice(b"-----BEGIN CERTIFICATE-----\nno end");
-            assert_eq!(ders(&kept(&mixed)), [ders(GOOD), ders(V1)].concat());
+            let certificates = decoded(&mixed);
+            assert_eq!(
+                certificates,
+                [ders(GOOD), vec![unparsable, b"MIIB".to_vec()], ders(V1)].concat()
+            );
+            let mut roots = rustls::RootCertStore::empty();
+            let (taken, skipped) =
+                roots.add_parsable_certificates(certificates.into_iter().map(CertificateDer::from));
+            assert_eq!((taken, skipped), (2, 2));
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod request;
 pub mod safe_log;
 pub mod sanitize;
 pub mod secret;
+pub mod tls;
 pub mod token;
 pub mod trace;
 pub mod yaml;

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_smithy_async::rt::sleep::SharedAsyncSleep;
+use aws_smithy_http_client::ConnectorBuilder;
 use aws_smithy_http_client::proxy::ProxyConfig;
-use aws_smithy_http_client::{Connector, ConnectorBuilder};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -63,6 +63,8 @@ pub struct ProxyUrl {
     /// `scheme://host:port`, safe to show.
     pub shown: String,
     pub variable: &'static str,
+    /// `scheme://host:port`, as a URI.
+    uri: http::Uri,
     host: String,
     port: u16,
     tls: bool,
@@ -161,15 +163,28 @@ impl ProxyUrl {
                 base64::engine::general_purpose::STANDARD.encode(plain)
             )
         });
+        let shown = format!("{scheme}://{host_shown}:{port}");
+        let uri = shown
+            .parse()
+            .map_err(|_| fail("it does not parse as a URL"))?;
         Ok(Self {
             url,
-            shown: format!("{scheme}://{host_shown}:{port}"),
+            shown,
+            uri,
             variable,
             host: host.to_ascii_lowercase(),
             port,
             tls,
             basic_auth,
         })
+    }
+
+    /// The first hop of a TLS route through this proxy.
+    fn hop(&self) -> crate::tls::ProxyHop {
+        crate::tls::ProxyHop {
+            uri: self.uri.clone(),
+            basic_auth: self.basic_auth.clone(),
+        }
     }
 
     fn config(&self) -> ProxyConfig {
@@ -488,20 +503,19 @@ impl HttpClient for RoutingClient {
     }
 }
 
-/// Sends each request directly or through its proxy, building each connector when first needed.
-/// A route that never negotiates TLS (an http:// target, directly or through an http:// proxy:
-/// instance metadata, container credentials) gets a connector without the system's roots,
-/// whose parsing is most of the CPU of a whole HTTPS run (issue 11).
+/// Sends each request directly or through its proxy, building each connector when first needed:
+/// https:// requests over `tls::HttpsConnector`, http:// ones over the SDK's connector, which
+/// needs no roots for them (issue 11).
 #[derive(Debug, Clone)]
 pub struct Routed {
     trust: Trust,
     proxies: Arc<Proxies>,
     settings: Option<HttpConnectorSettings>,
     sleep: Option<SharedAsyncSleep>,
-    direct_https: Arc<OnceLock<Connector>>,
-    direct_http: Arc<OnceLock<Connector>>,
-    proxied_https: Arc<OnceLock<Connector>>,
-    proxied_http: Arc<OnceLock<Connector>>,
+    direct_https: Arc<OnceLock<SharedHttpConnector>>,
+    direct_http: Arc<OnceLock<SharedHttpConnector>>,
+    proxied_https: Arc<OnceLock<SharedHttpConnector>>,
+    proxied_http: Arc<OnceLock<SharedHttpConnector>>,
 }
 
 impl Routed {
@@ -523,7 +537,7 @@ impl Routed {
         }
     }
 
-    fn connector(&self, proxy: Option<&ProxyUrl>, https: bool) -> &Connector {
+    fn connector(&self, proxy: Option<&ProxyUrl>, https: bool) -> &SharedHttpConnector {
         let slot = match (proxy, https) {
             (None, true) => &self.direct_https,
             (None, false) => &self.direct_http,
@@ -531,12 +545,26 @@ impl Routed {
             (Some(_), false) => &self.proxied_http,
         };
         slot.get_or_init(|| {
+            if https {
+                let timeouts = crate::tls::Timeouts {
+                    connect: self
+                        .settings
+                        .as_ref()
+                        .and_then(HttpConnectorSettings::connect_timeout),
+                    read: self
+                        .settings
+                        .as_ref()
+                        .and_then(HttpConnectorSettings::read_timeout),
+                };
+                return self
+                    .trust
+                    .https_connector(proxy.map(ProxyUrl::hop), timeouts);
+            }
             let mut builder = ConnectorBuilder::default();
             builder.set_connector_settings(self.settings.clone());
             builder.set_sleep_impl(self.sleep.clone());
             let config = proxy.map_or_else(ProxyConfig::disabled, ProxyUrl::config);
-            let tls = https || proxy.is_some_and(|proxy| proxy.tls);
-            self.trust.connector(builder, config, tls)
+            SharedHttpConnector::new(Trust::plain_connector(builder, config))
         })
     }
 }

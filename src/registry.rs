@@ -143,21 +143,6 @@ enum Route {
     Unresolvable,
 }
 
-/// Resolves every name to one address: for a `Route::Tls` host's own connector.
-#[cfg(debug_assertions)]
-#[derive(Debug, Clone)]
-struct Pinned(std::net::IpAddr);
-
-#[cfg(debug_assertions)]
-impl aws_smithy_runtime_api::client::dns::ResolveDns for Pinned {
-    fn resolve_dns<'a>(
-        &'a self,
-        _name: &'a str,
-    ) -> aws_smithy_runtime_api::client::dns::DnsFuture<'a> {
-        aws_smithy_runtime_api::client::dns::DnsFuture::ready(Ok(vec![self.0]))
-    }
-}
-
 impl RegistryClient {
     /// `endpoint` is `https://host[:port]` (or `http://` for a local test registry).
     pub fn new(
@@ -553,19 +538,12 @@ fn pinned_connectors(
         .iter()
         .filter_map(|(host, route)| match route {
             Route::Tls(ip, _) => {
-                let settings =
-                    aws_smithy_runtime_api::client::http::HttpConnectorSettings::builder()
-                        .connect_timeout(timeout)
-                        .read_timeout(timeout)
-                        .build();
-                let builder = aws_smithy_http_client::ConnectorBuilder::default()
-                    .connector_settings(settings)
-                    .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new());
-                let connector = trust.connector_with_resolver(builder, Pinned(*ip));
-                Some((
-                    host.clone(),
-                    CappedConnector(SharedHttpConnector::new(connector)),
-                ))
+                let timeouts = crate::tls::Timeouts {
+                    connect: Some(timeout),
+                    read: Some(timeout),
+                };
+                let connector = trust.pinned_https_connector(*ip, timeouts);
+                Some((host.clone(), CappedConnector(connector)))
             }
             _ => None,
         })

@@ -1,0 +1,476 @@
+//! The HTTPS connector: rustls (aws-lc) with one root store per run, over hyper's HTTP/1.1
+//! client, directly or through the CONNECT tunnel of an http:// or https:// proxy.
+//!
+//! The SDK's own TLS connector takes roots only as PEM and decodes them for every connector
+//! it builds, through a constant-time decoder made for private keys: with our check of the
+//! same bundle before it, two thirds of an HTTPS run's CPU (issue 11). Here the roots are
+//! decoded once, straight into rustls' store. Plain-http routes keep the SDK's connector.
+//!
+//! Errors keep the shapes the SDK's connector gives them, which `proxy::ProxyFailure` and
+//! `aws::failure` read: a timeout carries `TimedOutError` in its chain ("HTTP connect timeout
+//! occurred after …"), a tunnel failure reads "CONNECT tunnel failed: tunnel error: …", and
+//! hyper's errors are sorted into timeout, user, io and other as the SDK sorts them.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use aws_smithy_async::future::timeout::TimedOutError;
+use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::ErrorKind;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector as Tcp};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where a TLS route's connections go first: the proxy that tunnels them, if any.
+#[derive(Debug, Clone)]
+pub struct ProxyHop {
+    /// `http://host:port` or `https://host:port`, without credentials.
+    pub uri: http::Uri,
+    /// `Basic …` for `Proxy-Authorization`, when the proxy URL carried user:password.
+    pub basic_auth: Option<String>,
+}
+
+/// The settings of one connector, as the SDK's `HttpConnectorSettings` give them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timeouts {
+    /// TCP connection, proxy tunnel and TLS handshake together.
+    pub connect: Option<Duration>,
+    /// The whole exchange up to the response's head.
+    pub read: Option<Duration>,
+}
+
+/// An SDK connector for https:// requests over `config`.
+pub fn connector(
+    config: Arc<ClientConfig>,
+    proxy: Option<ProxyHop>,
+    timeouts: Timeouts,
+) -> HttpsConnector {
+    with_resolver(config, proxy, timeouts, GaiResolver::new())
+}
+
+/// As `connector`, with names resolved by `resolver` (the test-only host routes).
+pub fn with_resolver<R>(
+    config: Arc<ClientConfig>,
+    proxy: Option<ProxyHop>,
+    timeouts: Timeouts,
+    resolver: R,
+) -> HttpsConnector
+where
+    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
+    R::Response: Iterator<Item = SocketAddr>,
+    R::Future: Send,
+    R::Error: Into<BoxError>,
+{
+    let mut tcp = Tcp::new_with_resolver(resolver);
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    let connect = Connect {
+        tcp,
+        config,
+        proxy,
+        timeout: timeouts.connect,
+    };
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder.pool_timer(TokioTimer::new());
+    HttpsConnector {
+        send: Arc::new(Sender {
+            client: builder.build(connect),
+        }),
+        read_timeout: timeouts.read,
+    }
+}
+
+/// Sends each request over a TLS connection of its own making.
+#[derive(Clone)]
+pub struct HttpsConnector {
+    send: Arc<dyn Transport>,
+    read_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for HttpsConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpsConnector")
+    }
+}
+
+/// The hyper client behind `HttpsConnector`, with its resolver type erased.
+trait Transport: Send + Sync {
+    fn send(
+        &self,
+        request: http::Request<SdkBody>,
+    ) -> Pin<Box<dyn Future<Output = Result<http::Response<SdkBody>, BoxError>> + Send>>;
+}
+
+struct Sender<R> {
+    client: Client<Connect<R>, SdkBody>,
+}
+
+impl<R> Transport for Sender<R>
+where
+    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
+    R::Response: Iterator<Item = SocketAddr>,
+    R::Future: Send,
+    R::Error: Into<BoxError>,
+{
+    fn send(
+        &self,
+        request: http::Request<SdkBody>,
+    ) -> Pin<Box<dyn Future<Output = Result<http::Response<SdkBody>, BoxError>> + Send>> {
+        let response = self.client.request(request);
+        Box::pin(async move {
+            let response = response.await.map_err(BoxError::from)?;
+            Ok(response.map(SdkBody::from_body_1_x))
+        })
+    }
+}
+
+impl HttpConnector for HttpsConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let request = match request.try_into_http1x() {
+            Ok(request) => request,
+            Err(error) => {
+                return HttpConnectorFuture::ready(Err(ConnectorError::user(error.into())));
+            }
+        };
+        let response = self.send.send(request);
+        let read_timeout = self.read_timeout;
+        HttpConnectorFuture::new(async move {
+            let response = match read_timeout {
+                Some(duration) => match tokio::time::timeout(duration, response).await {
+                    Ok(response) => response,
+                    Err(_) => Err(Box::new(TimeoutError {
+                        kind: "HTTP read",
+                        duration,
+                    }) as BoxError),
+                },
+                None => response.await,
+            };
+            let response = response.map_err(sort_error)?;
+            HttpResponse::try_from(response)
+                .map_err(|error| ConnectorError::other(error.into(), None))
+        })
+    }
+}
+
+/// As the SDK's connector sorts hyper's errors, so that retries and messages stay the same.
+fn sort_error(error: BoxError) -> ConnectorError {
+    if find_source::<TimedOutError>(error.as_ref()).is_some() {
+        return ConnectorError::timeout(error);
+    }
+    if let Some(hyper_error) = find_source::<hyper::Error>(error.as_ref()) {
+        if hyper_error.is_timeout() {
+            return ConnectorError::timeout(error);
+        }
+        if hyper_error.is_user() {
+            return ConnectorError::user(error);
+        }
+        if hyper_error.is_closed()
+            || hyper_error.is_canceled()
+            || find_source::<io::Error>(hyper_error).is_some()
+        {
+            return ConnectorError::io(error);
+        }
+        if hyper_error.is_incomplete_message() {
+            return ConnectorError::other(error, Some(ErrorKind::TransientError));
+        }
+        return ConnectorError::other(error, None);
+    }
+    if let Some(client_error) = find_source::<hyper_util::client::legacy::Error>(error.as_ref())
+        && (client_error.is_connect() || find_source::<io::Error>(client_error).is_some())
+    {
+        return ConnectorError::io(error);
+    }
+    ConnectorError::other(error, None)
+}
+
+fn find_source<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
+}
+
+/// "HTTP connect timeout occurred after 5s", with `TimedOutError` as its source: the SDK's
+/// words and shape for it.
+#[derive(Debug)]
+struct TimeoutError {
+    kind: &'static str,
+    duration: Duration,
+}
+
+impl std::fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} timeout occurred after {:?}",
+            self.kind, self.duration
+        )
+    }
+}
+
+impl std::error::Error for TimeoutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&TimedOutError)
+    }
+}
+
+/// Resolves every name to one address: for the test-only host routes of debug builds.
+#[cfg(debug_assertions)]
+#[derive(Debug, Clone)]
+pub struct Pinned(pub std::net::IpAddr);
+
+#[cfg(debug_assertions)]
+impl tower_service::Service<Name> for Pinned {
+    type Response = std::iter::Once<SocketAddr>;
+    type Error = io::Error;
+    type Future = std::future::Ready<Result<Self::Response, io::Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Name) -> Self::Future {
+        std::future::ready(Ok(std::iter::once(SocketAddr::new(self.0, 0))))
+    }
+}
+
+/// A byte stream hyper can speak HTTP over: TCP, or TLS over TCP or over another TLS stream.
+trait Io: hyper::rt::Read + hyper::rt::Write + Send + Unpin {}
+impl<T: hyper::rt::Read + hyper::rt::Write + Send + Unpin> Io for T {}
+
+type Connecting<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+
+/// Makes the TLS connection to a request's host, through the proxy if there is one.
+#[derive(Clone)]
+struct Connect<R> {
+    tcp: Tcp<R>,
+    config: Arc<ClientConfig>,
+    proxy: Option<ProxyHop>,
+    timeout: Option<Duration>,
+}
+
+impl<R> tower_service::Service<http::Uri> for Connect<R>
+where
+    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
+    R::Response: Iterator<Item = SocketAddr>,
+    R::Future: Send,
+    R::Error: Into<BoxError>,
+{
+    type Response = TlsConn;
+    type Error = BoxError;
+    type Future = Connecting<TlsConn>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, destination: http::Uri) -> Self::Future {
+        let to_proxy = ToProxy {
+            tcp: self.tcp.clone(),
+            config: Arc::clone(&self.config),
+        };
+        let proxy = self.proxy.clone();
+        let config = Arc::clone(&self.config);
+        let timeout = self.timeout;
+        let connecting = async move {
+            let stream: Box<dyn Io> = match proxy {
+                None => {
+                    let mut tcp = to_proxy.tcp;
+                    Box::new(
+                        tower_service::Service::call(&mut tcp, destination.clone())
+                            .await
+                            .map_err(BoxError::from)?,
+                    )
+                }
+                Some(proxy) => {
+                    let mut tunnel = Tunnel::new(proxy.uri, to_proxy);
+                    if let Some(auth) = proxy
+                        .basic_auth
+                        .and_then(|auth| http::HeaderValue::try_from(auth).ok())
+                    {
+                        tunnel = tunnel.with_auth(auth);
+                    }
+                    Box::new(
+                        tower_service::Service::call(&mut tunnel, destination.clone())
+                            .await
+                            .map_err(|error| {
+                                BoxError::from(format!("CONNECT tunnel failed: {error}"))
+                            })?,
+                    )
+                }
+            };
+            let tls = handshake(&config, &destination, stream).await?;
+            Ok(TlsConn {
+                io: TokioIo::new(tls),
+            })
+        };
+        match timeout {
+            None => Box::pin(connecting),
+            Some(duration) => Box::pin(async move {
+                tokio::time::timeout(duration, connecting)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Box::new(TimeoutError {
+                            kind: "HTTP connect",
+                            duration,
+                        }) as BoxError)
+                    })
+            }),
+        }
+    }
+}
+
+async fn handshake(
+    config: &Arc<ClientConfig>,
+    uri: &http::Uri,
+    stream: Box<dyn Io>,
+) -> Result<tokio_rustls::client::TlsStream<TokioIo<Box<dyn Io>>>, BoxError> {
+    let host = uri.host().ok_or("missing host in URI for TLS handshake")?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let name = ServerName::try_from(host.to_owned()).map_err(|error| {
+        BoxError::from(format!("invalid server name for TLS handshake: {error}"))
+    })?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
+        .connect(name, TokioIo::new(stream))
+        .await?;
+    Ok(tls)
+}
+
+/// The connection to a proxy: TCP, then TLS for an https:// proxy.
+#[derive(Clone)]
+struct ToProxy<R> {
+    tcp: Tcp<R>,
+    config: Arc<ClientConfig>,
+}
+
+impl<R> tower_service::Service<http::Uri> for ToProxy<R>
+where
+    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
+    R::Response: Iterator<Item = SocketAddr>,
+    R::Future: Send,
+    R::Error: Into<BoxError>,
+{
+    type Response = Box<dyn Io>;
+    type Error = BoxError;
+    type Future = Connecting<Box<dyn Io>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, proxy: http::Uri) -> Self::Future {
+        let tcp = tower_service::Service::call(&mut self.tcp, proxy.clone());
+        let config = Arc::clone(&self.config);
+        Box::pin(async move {
+            let stream: Box<dyn Io> = Box::new(tcp.await.map_err(BoxError::from)?);
+            if proxy.scheme_str() == Some("https") {
+                Ok(
+                    Box::new(TokioIo::new(handshake(&config, &proxy, stream).await?))
+                        as Box<dyn Io>,
+                )
+            } else {
+                Ok(stream)
+            }
+        })
+    }
+}
+
+/// A TLS connection as hyper's client pools it.
+struct TlsConn {
+    io: TokioIo<tokio_rustls::client::TlsStream<TokioIo<Box<dyn Io>>>>,
+}
+
+impl Connection for TlsConn {
+    fn connected(&self) -> Connected {
+        // Inside a tunnel requests go in origin form, as to the host itself.
+        Connected::new()
+    }
+}
+
+impl hyper::rt::Read for TlsConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for TlsConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
+
+/// The TLS settings every connection uses: the SDK's cipher suites (TLS 1.3 and ECDHE
+/// AES-GCM / ChaCha20 for TLS 1.2) on aws-lc, `roots`, HTTP/1.1.
+pub fn client_config(roots: rustls::RootCertStore) -> Result<ClientConfig, rustls::Error> {
+    use rustls::CipherSuite as Suite;
+    let wanted = [
+        Suite::TLS13_AES_256_GCM_SHA384,
+        Suite::TLS13_AES_128_GCM_SHA256,
+        Suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        Suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        Suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        Suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        Suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider
+        .cipher_suites
+        .retain(|suite| wanted.contains(&suite.suite()));
+    let mut config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
