@@ -68,6 +68,11 @@ pub fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
 
+    // A token call over TLS is coming unless a cache may answer or the endpoint is plain http.
+    let token_call = matches!(cli.command, Command::Provide | Command::Get { .. });
+    if token_call && cli.cache_dir.is_none() && !aws::endpoint_is_plain_http() {
+        http::read_system_roots_ahead();
+    }
     let cli = &cli;
     let result = block_on(cli.timeout, |settings, progress| async move {
         run(cli, &settings, &progress).await

@@ -40,8 +40,7 @@ pub enum TlsError {
 pub struct Trust {
     /// The checked certificates of `AWS_CA_BUNDLE`, in DER.
     bundle: Arc<Vec<Vec<u8>>>,
-    /// Built when the first TLS connector is: the system's roots are read only then, after
-    /// `files` has checked the files the environment names for them (`SSL_CERT_FILE`...).
+    /// Made by the first TLS connector.
     config: Arc<OnceLock<Result<Arc<rustls::ClientConfig>, String>>>,
 }
 
@@ -80,7 +79,7 @@ impl Trust {
             .get_or_init(|| {
                 let mut roots = rustls::RootCertStore::empty();
                 // A root rustls cannot take is skipped, as the SDK's own loader skips it.
-                roots.add_parsable_certificates(system_roots());
+                roots.add_parsable_certificates(SYSTEM_ROOTS.get_or_init(system_roots).clone());
                 roots.add_parsable_certificates(
                     self.bundle
                         .iter()
@@ -140,6 +139,23 @@ impl Trust {
             Err(cause) => SharedHttpConnector::new(Unusable(cause)),
         }
     }
+}
+
+/// The system's roots, read once per process: by the first TLS connector, or earlier on a
+/// thread of their own (`read_system_roots_ahead`).
+static SYSTEM_ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+
+/// Starts reading the system's roots on another thread, for a run that will speak TLS: they
+/// take about as long to decode as the run takes to get to its first request (issue 11).
+/// Every read is bounded and takes only regular files, so this may come before `files` has
+/// checked `SSL_CERT_FILE` and the rest; a bad one still fails the run there.
+pub fn read_system_roots_ahead() {
+    // If no thread can be had, the first TLS connector reads them itself.
+    let _ = std::thread::Builder::new()
+        .name("system-roots".into())
+        .spawn(|| {
+            SYSTEM_ROOTS.get_or_init(system_roots);
+        });
 }
 
 /// Every request fails with why TLS could not be set up.
@@ -254,32 +270,28 @@ mod linux {
         .read()
     }
 
-    /// Appends each PEM certificate of `text` that decodes, in DER: one pass over each line,
-    /// no constant-time decoder (nothing here is secret). Whether rustls can take it as a root
-    /// is the root store's to say.
+    /// Appends each PEM certificate of `text` that decodes, in DER; no constant-time decoder
+    /// (nothing here is secret). Whether rustls can take it as a root is the root store's to say.
     pub fn decode_certificates(text: &[u8], out: &mut Vec<Vec<u8>>) {
-        // A bundle is ASCII: the lossy conversion, five times slower, only for one that is not.
-        let text = std::str::from_utf8(text).map_or_else(
-            |_| String::from_utf8_lossy(text),
-            std::borrow::Cow::Borrowed,
-        );
-        let mut rest = text.as_ref();
+        let mut rest = text;
         let mut body = Vec::new();
-        while let Some(start) = rest.find(BEGIN) {
+        while let Some(start) = memchr::memmem::find(rest, BEGIN.as_bytes()) {
             let after = &rest[start + BEGIN.len()..];
-            let Some(length) = after.find(END) else {
+            let Some(length) = memchr::memmem::find(after, END.as_bytes()) else {
                 break;
             };
             body.clear();
-            for line in after.as_bytes()[..length].split(|byte| *byte == b'\n') {
-                body.extend_from_slice(line.trim_ascii());
+            let mut line_start = 0;
+            for line_end in memchr::memchr_iter(b'\n', &after[..length]).chain([length]) {
+                body.extend_from_slice(after[line_start..line_end].trim_ascii());
+                line_start = line_end + 1;
             }
-            if body.iter().any(u8::is_ascii_whitespace) {
+            let der = STANDARD.decode(&body).ok().or_else(|| {
+                // Whitespace inside a line, which no tool writes: read past it.
                 body.retain(|byte| !byte.is_ascii_whitespace());
-            }
-            if let Ok(der) = STANDARD.decode(&body) {
-                out.push(der);
-            }
+                STANDARD.decode(&body).ok()
+            });
+            out.extend(der);
             rest = &after[length + END.len()..];
         }
     }

@@ -248,6 +248,15 @@ impl Session {
     }
 }
 
+/// Whether the environment points ECR at a plain-http endpoint (a local stand-in, say): the
+/// endpoint variables the SDK reads first, for ECR.
+pub fn endpoint_is_plain_http() -> bool {
+    ["AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("http://"))
+}
+
 /// Whether the user points ECR at an endpoint of their own (`AWS_ENDPOINT_URL`,
 /// `AWS_ENDPOINT_URL_ECR`, a profile's `endpoint_url`): a host's FIPS or dual-stack form does
 /// not apply to it, and the SDK refuses FIPS with a custom endpoint.
