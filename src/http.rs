@@ -4,9 +4,10 @@
 //! a proxy. TLS routes get `tls::HttpsConnector` over one root store built once per run;
 //! plain-http routes (metadata, container credentials) the SDK's connector, without roots.
 //!
-//! On Linux the system roots come from the distribution's CA bundle, read once. The SDK's own
+//! On Linux the system roots come from the distribution's CA bundle, read once (the SDK's own
 //! loader reads that bundle and then every file of the certificate directory, which holds the
-//! same certificates again: a quarter of a whole HTTPS request's CPU (issue 11).
+//! same certificates again), on a thread of their own from the start of a run that will need
+//! them (`read_system_roots_ahead`): decoding them is most of an HTTPS run's CPU (issue 11).
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
