@@ -15,11 +15,8 @@ use std::sync::{Arc, OnceLock};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self as sdk_tls, TlsContext, TrustStore};
 use aws_smithy_http_client::{Connector, ConnectorBuilder};
-use aws_smithy_runtime_api::client::http::{
-    HttpConnector, HttpConnectorFuture, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::result::ConnectorError;
+#[cfg(debug_assertions)]
+use aws_smithy_runtime_api::client::http::SharedHttpConnector;
 use rustls_pki_types::CertificateDer;
 
 use crate::ca_bundle::{self, BundleError};
@@ -93,30 +90,54 @@ impl Trust {
             .clone()
     }
 
-    /// A connector for https:// requests, through `proxy` if one is given.
+    /// As `client_config`, without blocking the runtime while the roots are still being read.
+    pub(crate) async fn client_config_async(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        if let Some(config) = self.config.get() {
+            return config.clone();
+        }
+        let trust = self.clone();
+        tokio::task::spawn_blocking(move || trust.client_config())
+            .await
+            .unwrap_or_else(|_| Err("the TLS set-up was lost".into()))
+    }
+
+    /// A connector for https:// requests, through `proxy` if one is given. Cheap: the roots
+    /// are read when its first connection is made.
     pub(crate) fn https_connector(
         &self,
         proxy: Option<ProxyHop>,
         timeouts: Timeouts,
-    ) -> SharedHttpConnector {
-        match self.client_config() {
-            Ok(config) => SharedHttpConnector::new(tls::connector(config, proxy, timeouts)),
-            Err(cause) => SharedHttpConnector::new(Unusable(cause)),
-        }
+    ) -> tls::HttpsConnector {
+        tls::connector(self.clone(), proxy, timeouts)
     }
 
-    /// A connector for http:// requests, through `proxy` (or nothing: `disabled`): nothing it
-    /// sends negotiates TLS, so it trusts no root and the system's are not read for it.
-    pub(crate) fn plain_connector(builder: ConnectorBuilder, proxy: ProxyConfig) -> Connector {
+    /// The SDK's connector, for http:// requests through `proxy` (or nothing: `disabled`).
+    /// It trusts no root, and the system's are not read for it, unless `tls_to_proxy` (an
+    /// https:// proxy): the SDK then takes the roots as PEM, parsed again, as it wants them.
+    pub(crate) fn sdk_connector(
+        &self,
+        builder: ConnectorBuilder,
+        proxy: ProxyConfig,
+        tls_to_proxy: bool,
+    ) -> Connector {
+        let mut store = TrustStore::empty();
+        if tls_to_proxy {
+            // The SDK aborts on a root it cannot parse: only those rustls takes.
+            let mut roots: Vec<Vec<u8>> = SYSTEM_ROOTS
+                .get_or_init(system_roots)
+                .iter()
+                .filter(|der| webpki::anchor_from_trusted_cert(der).is_ok())
+                .map(|der| der.to_vec())
+                .collect();
+            roots.extend(self.bundle.iter().cloned());
+            store = store.with_pem_certificate(ca_bundle::to_pem(&roots));
+        }
         let mut builder = builder
             .tls_provider(sdk_tls::Provider::Rustls(
                 sdk_tls::rustls_provider::CryptoMode::AwsLc,
             ))
             .proxy_config(proxy);
-        if let Ok(context) = TlsContext::builder()
-            .with_trust_store(TrustStore::empty())
-            .build()
-        {
+        if let Ok(context) = TlsContext::builder().with_trust_store(store).build() {
             builder = builder.tls_context(context);
         }
         builder.build()
@@ -130,15 +151,12 @@ impl Trust {
         ip: std::net::IpAddr,
         timeouts: Timeouts,
     ) -> SharedHttpConnector {
-        match self.client_config() {
-            Ok(config) => SharedHttpConnector::new(tls::with_resolver(
-                config,
-                None,
-                timeouts,
-                tls::Pinned(ip),
-            )),
-            Err(cause) => SharedHttpConnector::new(Unusable(cause)),
-        }
+        SharedHttpConnector::new(tls::with_resolver(
+            self.clone(),
+            None,
+            timeouts,
+            tls::Pinned(ip),
+        ))
     }
 }
 
@@ -157,16 +175,6 @@ pub fn read_system_roots_ahead() {
         .spawn(|| {
             SYSTEM_ROOTS.get_or_init(system_roots);
         });
-}
-
-/// Every request fails with why TLS could not be set up.
-#[derive(Debug)]
-struct Unusable(String);
-
-impl HttpConnector for Unusable {
-    fn call(&self, _: HttpRequest) -> HttpConnectorFuture {
-        HttpConnectorFuture::ready(Err(ConnectorError::other(self.0.clone().into(), None)))
-    }
 }
 
 /// Elsewhere the platform's store (Windows' certificate store, the macOS keychain).

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_smithy_async::rt::sleep::SharedAsyncSleep;
-use aws_smithy_http_client::ConnectorBuilder;
 use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{Connector, ConnectorBuilder};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -30,8 +30,10 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::timeout::TimeoutConfig;
 
 use crate::http::Trust;
+use crate::tls::HttpsConnector;
 
 /// Variables that name a proxy, in the order they are read, per scheme.
 const HTTPS_VARS: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
@@ -432,12 +434,12 @@ impl Proxies {
     }
 
     /// The SDK's HTTP client: every request routed by these rules, with `trust`.
-    pub fn sdk_client(&self, trust: &Trust) -> SharedHttpClient {
-        SharedHttpClient::new(RoutingClient {
+    pub fn sdk_client(&self, trust: &Trust) -> RoutingClient {
+        RoutingClient {
             trust: trust.clone(),
             proxies: Arc::new(self.clone()),
-            connectors: Mutex::default(),
-        })
+            connectors: Arc::default(),
+        }
     }
 
     /// A connector for requests outside the SDK, each wait bounded by `timeout`.
@@ -470,12 +472,50 @@ fn host_of(uri: &http::Uri) -> Option<String> {
 /// (connect, read) timeouts: what tells the SDK's connector settings apart today.
 type TimeoutKey = (Option<Duration>, Option<Duration>);
 
-/// Builds one `Routed` connector per set of connector settings, as the SDK's own client does.
-#[derive(Debug)]
-struct RoutingClient {
+/// The SDK's HTTP client: one `Routed` connector per set of connector settings, as the SDK's
+/// own client builds them.
+#[derive(Debug, Clone)]
+pub struct RoutingClient {
     trust: Trust,
     proxies: Arc<Proxies>,
-    connectors: Mutex<Vec<(TimeoutKey, SharedHttpConnector)>>,
+    connectors: Arc<Mutex<Vec<(TimeoutKey, Routed)>>>,
+}
+
+impl RoutingClient {
+    pub fn shared(&self) -> SharedHttpClient {
+        SharedHttpClient::new(self.clone())
+    }
+
+    /// Starts the connection that a request to `uri` under `timeouts` will take (see
+    /// `HttpsConnector::preconnect`).
+    pub fn preconnect(&self, uri: &http::Uri, timeouts: &TimeoutConfig) {
+        // The settings the SDK's orchestrator makes of its timeouts for every attempt.
+        let mut settings = HttpConnectorSettings::builder();
+        settings.set_connect_timeout(timeouts.connect_timeout());
+        settings.set_read_timeout(timeouts.read_timeout());
+        let sleep = SharedAsyncSleep::new(aws_smithy_async::rt::sleep::TokioSleep::new());
+        self.routed(&settings.build(), Some(sleep)).preconnect(uri);
+    }
+
+    /// The connector for `settings`, made when first asked for.
+    fn routed(&self, settings: &HttpConnectorSettings, sleep: Option<SharedAsyncSleep>) -> Routed {
+        let key = (settings.connect_timeout(), settings.read_timeout());
+        let mut connectors = self
+            .connectors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, routed)) = connectors.iter().find(|(k, _)| *k == key) {
+            return routed.clone();
+        }
+        let routed = Routed::new(
+            self.trust.clone(),
+            Arc::clone(&self.proxies),
+            Some(settings.clone()),
+            sleep,
+        );
+        connectors.push((key, routed.clone()));
+        routed
+    }
 }
 
 impl HttpClient for RoutingClient {
@@ -484,22 +524,7 @@ impl HttpClient for RoutingClient {
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        let key = (settings.connect_timeout(), settings.read_timeout());
-        let mut connectors = self
-            .connectors
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, connector)) = connectors.iter().find(|(k, _)| *k == key) {
-            return connector.clone();
-        }
-        let connector = SharedHttpConnector::new(Routed::new(
-            self.trust.clone(),
-            Arc::clone(&self.proxies),
-            Some(settings.clone()),
-            components.sleep_impl(),
-        ));
-        connectors.push((key, connector.clone()));
-        connector
+        SharedHttpConnector::new(self.routed(settings, components.sleep_impl()))
     }
 }
 
@@ -512,10 +537,10 @@ pub struct Routed {
     proxies: Arc<Proxies>,
     settings: Option<HttpConnectorSettings>,
     sleep: Option<SharedAsyncSleep>,
-    direct_https: Arc<OnceLock<SharedHttpConnector>>,
-    direct_http: Arc<OnceLock<SharedHttpConnector>>,
-    proxied_https: Arc<OnceLock<SharedHttpConnector>>,
-    proxied_http: Arc<OnceLock<SharedHttpConnector>>,
+    direct_https: Arc<OnceLock<HttpsConnector>>,
+    proxied_https: Arc<OnceLock<HttpsConnector>>,
+    direct_http: Arc<OnceLock<Connector>>,
+    proxied_http: Arc<OnceLock<Connector>>,
 }
 
 impl Routed {
@@ -531,41 +556,49 @@ impl Routed {
             settings,
             sleep,
             direct_https: Arc::default(),
-            direct_http: Arc::default(),
             proxied_https: Arc::default(),
+            direct_http: Arc::default(),
             proxied_http: Arc::default(),
         }
     }
 
-    fn connector(&self, proxy: Option<&ProxyUrl>, https: bool) -> &SharedHttpConnector {
-        let slot = match (proxy, https) {
-            (None, true) => &self.direct_https,
-            (None, false) => &self.direct_http,
-            (Some(_), true) => &self.proxied_https,
-            (Some(_), false) => &self.proxied_http,
+    fn https(&self, proxy: Option<&ProxyUrl>) -> &HttpsConnector {
+        let slot = match proxy {
+            None => &self.direct_https,
+            Some(_) => &self.proxied_https,
         };
         slot.get_or_init(|| {
-            if https {
-                let timeouts = crate::tls::Timeouts {
-                    connect: self
-                        .settings
-                        .as_ref()
-                        .and_then(HttpConnectorSettings::connect_timeout),
-                    read: self
-                        .settings
-                        .as_ref()
-                        .and_then(HttpConnectorSettings::read_timeout),
-                };
-                return self
-                    .trust
-                    .https_connector(proxy.map(ProxyUrl::hop), timeouts);
-            }
+            let settings = self.settings.as_ref();
+            let timeouts = crate::tls::Timeouts {
+                connect: settings.and_then(HttpConnectorSettings::connect_timeout),
+                read: settings.and_then(HttpConnectorSettings::read_timeout),
+            };
+            self.trust
+                .https_connector(proxy.map(ProxyUrl::hop), timeouts)
+        })
+    }
+
+    fn http(&self, proxy: Option<&ProxyUrl>) -> &Connector {
+        let slot = match proxy {
+            None => &self.direct_http,
+            Some(_) => &self.proxied_http,
+        };
+        slot.get_or_init(|| {
             let mut builder = ConnectorBuilder::default();
             builder.set_connector_settings(self.settings.clone());
             builder.set_sleep_impl(self.sleep.clone());
             let config = proxy.map_or_else(ProxyConfig::disabled, ProxyUrl::config);
-            SharedHttpConnector::new(Trust::plain_connector(builder, config))
+            // Through an https:// proxy, an http:// request still speaks TLS, to the proxy.
+            let tls_to_proxy = proxy.is_some_and(|proxy| proxy.tls);
+            self.trust.sdk_connector(builder, config, tls_to_proxy)
         })
+    }
+
+    /// Starts the connection a request to `uri` will take (see `HttpsConnector::preconnect`).
+    fn preconnect(&self, uri: &http::Uri) {
+        if uri.scheme_str() == Some("https") {
+            self.https(self.proxies.route(uri)).preconnect(uri.clone());
+        }
     }
 }
 
@@ -577,7 +610,11 @@ impl HttpConnector for Routed {
             .as_ref()
             .and_then(|uri| self.proxies.route(uri))
             .cloned();
-        let future = self.connector(proxy.as_ref(), https).call(request);
+        let future = if https {
+            self.https(proxy.as_ref()).call(request)
+        } else {
+            self.http(proxy.as_ref()).call(request)
+        };
         let Some(proxy) = proxy else {
             return future;
         };

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -32,6 +32,8 @@ use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector a
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
+
+use crate::http::Trust;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -53,18 +55,14 @@ pub struct Timeouts {
     pub read: Option<Duration>,
 }
 
-/// An SDK connector for https:// requests over `config`.
-pub fn connector(
-    config: Arc<ClientConfig>,
-    proxy: Option<ProxyHop>,
-    timeouts: Timeouts,
-) -> HttpsConnector {
-    with_resolver(config, proxy, timeouts, GaiResolver::new())
+/// An SDK connector for https:// requests with `trust`.
+pub fn connector(trust: Trust, proxy: Option<ProxyHop>, timeouts: Timeouts) -> HttpsConnector {
+    with_resolver(trust, proxy, timeouts, GaiResolver::new())
 }
 
 /// As `connector`, with names resolved by `resolver` (the test-only host routes).
 pub fn with_resolver<R>(
-    config: Arc<ClientConfig>,
+    trust: Trust,
     proxy: Option<ProxyHop>,
     timeouts: Timeouts,
     resolver: R,
@@ -80,15 +78,17 @@ where
     tcp.set_nodelay(true);
     let connect = Connect {
         tcp,
-        config,
+        trust,
         proxy,
         timeout: timeouts.connect,
+        warm: Arc::default(),
     };
     let mut builder = Client::builder(TokioExecutor::new());
     builder.pool_timer(TokioTimer::new());
     HttpsConnector {
         send: Arc::new(Sender {
-            client: builder.build(connect),
+            client: builder.build(connect.clone()),
+            connect,
         }),
         read_timeout: timeouts.read,
     }
@@ -99,6 +99,16 @@ where
 pub struct HttpsConnector {
     send: Arc<dyn Transport>,
     read_timeout: Option<Duration>,
+}
+
+impl HttpsConnector {
+    /// Starts connecting to `uri` now (TCP, tunnel, TLS handshake), as a task on the current
+    /// runtime, for the first request to its host to take: the round trips then overlap the
+    /// run's reading of the AWS config and credentials (issue 11). Its outcome, success or
+    /// error, is what that request gets; nothing is sent on it before that request.
+    pub fn preconnect(&self, uri: http::Uri) {
+        self.send.preconnect(uri);
+    }
 }
 
 impl std::fmt::Debug for HttpsConnector {
@@ -113,10 +123,13 @@ trait Transport: Send + Sync {
         &self,
         request: http::Request<SdkBody>,
     ) -> Pin<Box<dyn Future<Output = Result<http::Response<SdkBody>, BoxError>> + Send>>;
+
+    fn preconnect(&self, uri: http::Uri);
 }
 
 struct Sender<R> {
     client: Client<Connect<R>, SdkBody>,
+    connect: Connect<R>,
 }
 
 impl<R> Transport for Sender<R>
@@ -136,6 +149,33 @@ where
             Ok(response.map(SdkBody::from_body_1_x))
         })
     }
+
+    fn preconnect(&self, uri: http::Uri) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut connect = self.connect.clone();
+        let connecting = connect.connect(uri.clone());
+        let task = runtime.spawn(connecting);
+        *connect.warm_slot() = Some(Warm {
+            to: destination_key(&uri),
+            task,
+        });
+    }
+}
+
+/// A connection being made ahead of the request that will take it.
+struct Warm {
+    to: (String, u16),
+    task: tokio::task::JoinHandle<Result<TlsConn, BoxError>>,
+}
+
+/// The host and port a connection goes to, as hyper names them.
+fn destination_key(uri: &http::Uri) -> (String, u16) {
+    (
+        uri.host().unwrap_or_default().to_ascii_lowercase(),
+        uri.port_u16().unwrap_or(443),
+    )
 }
 
 impl HttpConnector for HttpsConnector {
@@ -264,35 +304,37 @@ type Connecting<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 #[derive(Clone)]
 struct Connect<R> {
     tcp: Tcp<R>,
-    config: Arc<ClientConfig>,
+    trust: Trust,
     proxy: Option<ProxyHop>,
     timeout: Option<Duration>,
+    warm: Arc<Mutex<Option<Warm>>>,
 }
 
-impl<R> tower_service::Service<http::Uri> for Connect<R>
+impl<R> Connect<R>
 where
     R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
     R::Response: Iterator<Item = SocketAddr>,
     R::Future: Send,
     R::Error: Into<BoxError>,
 {
-    type Response = TlsConn;
-    type Error = BoxError;
-    type Future = Connecting<TlsConn>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
+    fn warm_slot(&self) -> std::sync::MutexGuard<'_, Option<Warm>> {
+        self.warm
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn call(&mut self, destination: http::Uri) -> Self::Future {
-        let to_proxy = ToProxy {
-            tcp: self.tcp.clone(),
-            config: Arc::clone(&self.config),
-        };
+    /// TCP (to the host or its proxy), the proxy's tunnel, TLS: all under the connect timeout.
+    fn connect(&mut self, destination: http::Uri) -> Connecting<TlsConn> {
+        let tcp = self.tcp.clone();
+        let trust = self.trust.clone();
         let proxy = self.proxy.clone();
-        let config = Arc::clone(&self.config);
         let timeout = self.timeout;
         let connecting = async move {
+            let config = trust.client_config_async().await.map_err(BoxError::from)?;
+            let to_proxy = ToProxy {
+                tcp,
+                config: Arc::clone(&config),
+            };
             let stream: Box<dyn Io> = match proxy {
                 None => {
                     let mut tcp = to_proxy.tcp;
@@ -336,6 +378,42 @@ where
                         }) as BoxError)
                     })
             }),
+        }
+    }
+}
+
+impl<R> tower_service::Service<http::Uri> for Connect<R>
+where
+    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
+    R::Response: Iterator<Item = SocketAddr>,
+    R::Future: Send,
+    R::Error: Into<BoxError>,
+{
+    type Response = TlsConn;
+    type Error = BoxError;
+    type Future = Connecting<TlsConn>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, destination: http::Uri) -> Self::Future {
+        let key = destination_key(&destination);
+        let warm = {
+            let mut slot = self.warm_slot();
+            if slot.as_ref().is_some_and(|warm| warm.to == key) {
+                slot.take()
+            } else {
+                None
+            }
+        };
+        match warm {
+            Some(warm) => Box::pin(async move {
+                warm.task
+                    .await
+                    .unwrap_or_else(|_| Err(BoxError::from("the connection made ahead was lost")))
+            }),
+            None => self.connect(destination),
         }
     }
 }

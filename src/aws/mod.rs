@@ -112,11 +112,10 @@ impl Session {
             .operation_attempt_timeout(settings.attempt_timeout)
             .build();
         // Always our client, capped: the SDK's default one reads any body whole (issue 10).
+        let http_client = settings.proxies.sdk_client(&settings.trust);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .http_client(crate::limits::CappedClient::shared(
-                settings.proxies.sdk_client(&settings.trust),
-            ));
+            .timeout_config(timeouts.clone())
+            .http_client(crate::limits::CappedClient::shared(http_client.shared()));
         let (api, region) = match &registry.kind {
             RegistryKind::Private(PrivateEcr {
                 region,
@@ -151,6 +150,14 @@ impl Session {
             .ok_or_else(|| AwsError::NoRegion {
                 host: registry.host.clone(),
             })?;
+        // The token call's connection is made while the credentials resolve.
+        if let Api::Private { fips, dual_stack } = api
+            && let Some(endpoint) = ecr_endpoint(&sdk, &region, fips, dual_stack).await
+        {
+            http_client.preconnect(&endpoint, &timeouts);
+            // Let it start now: credentials from the environment resolve without waiting.
+            tokio::task::yield_now().await;
+        }
 
         let (credentials, credential_source) = if let Some(identity) = web_identity {
             (
@@ -246,6 +253,32 @@ impl Session {
             failure => failure,
         }
     }
+}
+
+/// Where the SDK will send the private ECR token call, by its own endpoint rules: the region,
+/// the FIPS and dual-stack settings as `Session::ecr` gives them, any configured endpoint.
+async fn ecr_endpoint(
+    sdk: &SdkConfig,
+    region: &str,
+    fips: bool,
+    dual_stack: bool,
+) -> Option<http::Uri> {
+    use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint as _};
+    let configured =
+        configured_endpoint(sdk, "ECR").or_else(|| sdk.endpoint_url().map(str::to_owned));
+    let own_endpoint = configured.is_some();
+    let params = Params::builder()
+        .region(region)
+        .use_fips(sdk.use_fips().unwrap_or(fips && !own_endpoint))
+        .use_dual_stack(sdk.use_dual_stack().unwrap_or(dual_stack && !own_endpoint))
+        .set_endpoint(configured)
+        .build()
+        .ok()?;
+    let endpoint = DefaultResolver::new()
+        .resolve_endpoint(&params)
+        .await
+        .ok()?;
+    endpoint.url().parse().ok()
 }
 
 /// Whether the environment points ECR at a plain-http endpoint (a local stand-in, say): the
