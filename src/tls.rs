@@ -33,9 +33,37 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 
+use crate::aws::find_source;
 use crate::http::Trust;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A name resolver for hyper's TCP connector.
+pub trait Resolve:
+    tower_service::Service<
+        Name,
+        Response: Iterator<Item = SocketAddr>,
+        Future: Send,
+        Error: Into<BoxError>,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<R> Resolve for R where
+    R: tower_service::Service<
+            Name,
+            Response: Iterator<Item = SocketAddr>,
+            Future: Send,
+            Error: Into<BoxError>,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// Where a TLS route's connections go first: the proxy that tunnels them, if any.
 #[derive(Debug, Clone)]
@@ -61,18 +89,12 @@ pub fn connector(trust: Trust, proxy: Option<ProxyHop>, timeouts: Timeouts) -> H
 }
 
 /// As `connector`, with names resolved by `resolver` (the test-only host routes).
-pub fn with_resolver<R>(
+pub fn with_resolver<R: Resolve>(
     trust: Trust,
     proxy: Option<ProxyHop>,
     timeouts: Timeouts,
     resolver: R,
-) -> HttpsConnector
-where
-    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
-    R::Response: Iterator<Item = SocketAddr>,
-    R::Future: Send,
-    R::Error: Into<BoxError>,
-{
+) -> HttpsConnector {
     let mut tcp = Tcp::new_with_resolver(resolver);
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
@@ -132,13 +154,7 @@ struct Sender<R> {
     connect: Connect<R>,
 }
 
-impl<R> Transport for Sender<R>
-where
-    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
-    R::Response: Iterator<Item = SocketAddr>,
-    R::Future: Send,
-    R::Error: Into<BoxError>,
-{
+impl<R: Resolve> Transport for Sender<R> {
     fn send(
         &self,
         request: http::Request<SdkBody>,
@@ -237,19 +253,6 @@ fn sort_error(error: BoxError) -> ConnectorError {
     ConnectorError::other(error, None)
 }
 
-fn find_source<'a, E: std::error::Error + 'static>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a E> {
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if let Some(found) = error.downcast_ref::<E>() {
-            return Some(found);
-        }
-        next = error.source();
-    }
-    None
-}
-
 /// "HTTP connect timeout occurred after 5s", with `TimedOutError` as its source: the SDK's
 /// words and shape for it.
 #[derive(Debug)]
@@ -310,13 +313,7 @@ struct Connect<R> {
     warm: Arc<Mutex<Option<Warm>>>,
 }
 
-impl<R> Connect<R>
-where
-    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
-    R::Response: Iterator<Item = SocketAddr>,
-    R::Future: Send,
-    R::Error: Into<BoxError>,
-{
+impl<R: Resolve> Connect<R> {
     fn warm_slot(&self) -> std::sync::MutexGuard<'_, Option<Warm>> {
         self.warm
             .lock()
@@ -382,13 +379,7 @@ where
     }
 }
 
-impl<R> tower_service::Service<http::Uri> for Connect<R>
-where
-    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
-    R::Response: Iterator<Item = SocketAddr>,
-    R::Future: Send,
-    R::Error: Into<BoxError>,
-{
+impl<R: Resolve> tower_service::Service<http::Uri> for Connect<R> {
     type Response = TlsConn;
     type Error = BoxError;
     type Future = Connecting<TlsConn>;
@@ -444,13 +435,7 @@ struct ToProxy<R> {
     config: Arc<ClientConfig>,
 }
 
-impl<R> tower_service::Service<http::Uri> for ToProxy<R>
-where
-    R: tower_service::Service<Name> + Clone + Send + Sync + 'static,
-    R::Response: Iterator<Item = SocketAddr>,
-    R::Future: Send,
-    R::Error: Into<BoxError>,
-{
+impl<R: Resolve> tower_service::Service<http::Uri> for ToProxy<R> {
     type Response = Box<dyn Io>;
     type Error = BoxError;
     type Future = Connecting<Box<dyn Io>>;

@@ -268,7 +268,10 @@ fn xml_tag(body: &[u8], tag: &str) -> Option<String> {
     Some(text[start..start + end].trim().to_owned()).filter(|value| !value.is_empty())
 }
 
-fn find_source<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+/// The first error of `E`'s type in `error`'s chain.
+pub(crate) fn find_source<'a, E: StdError + 'static>(
+    error: &'a (dyn StdError + 'static),
+) -> Option<&'a E> {
     let mut current = Some(error);
     while let Some(error) = current {
         if let Some(found) = error.downcast_ref::<E>() {
