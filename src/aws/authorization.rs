@@ -39,6 +39,7 @@ impl Session {
         // (token, expiry, proxy endpoint) of the first authorization data, if any.
         let (request_id, fields) = match &self.api {
             Api::Private { .. } => {
+                self.connect_ahead().await;
                 let output = self
                     .ecr()
                     .get_authorization_token()

@@ -60,6 +60,9 @@ pub struct Session {
     pub credential_source: String,
     pub region: String,
     access_key_id: String,
+    /// The SDK's HTTP client, for `connect_ahead`.
+    http_client: crate::proxy::RoutingClient,
+    timeouts: TimeoutConfig,
 }
 
 /// can be named.
@@ -151,15 +154,6 @@ impl Session {
             .ok_or_else(|| AwsError::NoRegion {
                 host: registry.host.clone(),
             })?;
-        // The token call's connection is made while the credentials resolve.
-        if let Api::Private { fips, dual_stack } = api
-            && let Some(endpoint) = ecr_endpoint(&sdk, &region, fips, dual_stack).await
-        {
-            http_client.preconnect(&endpoint, &timeouts);
-            // Let it start now: credentials from the environment resolve without waiting.
-            tokio::task::yield_now().await;
-        }
-
         let (credentials, credential_source) = if let Some(identity) = web_identity {
             (
                 credentials::assume_role(&sdk, &region, identity, progress).await?,
@@ -187,7 +181,23 @@ impl Session {
             credential_source,
             region,
             access_key_id,
+            http_client,
+            timeouts,
         })
+    }
+
+    /// Starts the private ECR token call's connection (TCP, proxy tunnel, TLS) to the URL the
+    /// SDK's own endpoint rules give, so that it is made while the client is built and the
+    /// call signed (see `tls::HttpsConnector::preconnect`).
+    async fn connect_ahead(&self) {
+        let Api::Private { fips, dual_stack } = self.api else {
+            return;
+        };
+        if let Some(endpoint) = ecr_endpoint(&self.sdk, &self.region, fips, dual_stack).await {
+            self.http_client.preconnect(&endpoint, &self.timeouts);
+            // Let it start before the synchronous work that follows.
+            tokio::task::yield_now().await;
+        }
     }
 
     /// The access key id of the resolved credentials: it names the identity, for the token

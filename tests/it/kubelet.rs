@@ -241,6 +241,26 @@ fn fips_and_dual_stack_hosts_choose_matching_endpoints_unless_configured_otherwi
     }
 }
 
+/// The token call's connection is made ahead of it, but only once it is sure to be made:
+/// a run without credentials connects nowhere.
+#[test]
+fn without_credentials_nothing_connects_to_the_token_endpoint() {
+    let proxy = RefusingProxy::start();
+    let output = exec()
+        .env("HTTPS_PROXY", &proxy.url)
+        .stdin(request(
+            V1,
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/app",
+        ))
+        .run();
+    assert!(
+        output.error_line().contains("credentials"),
+        "{}",
+        output.error_line()
+    );
+    assert_eq!(proxy.targets(), Vec::<String>::new());
+}
+
 /// Regression: the SDK refuses FIPS with a custom endpoint, so an override must win.
 #[test]
 fn fips_and_dual_stack_hosts_work_with_an_endpoint_override() {
