@@ -39,9 +39,9 @@ impl Session {
         // (token, expiry, proxy endpoint) of the first authorization data, if any.
         let (request_id, fields) = match &self.api {
             Api::Private { .. } => {
-                self.connect_ahead().await;
-                let output = self
-                    .ecr()
+                let client = self.ecr();
+                self.connect_ahead(&client).await;
+                let output = client
                     .get_authorization_token()
                     .send()
                     .await

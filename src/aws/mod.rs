@@ -186,14 +186,16 @@ impl Session {
         })
     }
 
-    /// Starts the private ECR token call's connection (TCP, proxy tunnel, TLS) to the URL the
-    /// SDK's own endpoint rules give, so that it is made while the client is built and the
-    /// call signed (see `tls::HttpsConnector::preconnect`).
-    async fn connect_ahead(&self) {
+    /// Starts the private ECR token call's connection (TCP, proxy tunnel, TLS) to the URL
+    /// `client`'s endpoint rules give, so that it is made while the call is prepared and
+    /// signed (see `tls::HttpsConnector::preconnect`).
+    async fn connect_ahead(&self, client: &aws_sdk_ecr::Client) {
         let Api::Private { fips, dual_stack } = self.api else {
             return;
         };
-        if let Some(endpoint) = ecr_endpoint(&self.sdk, &self.region, fips, dual_stack).await {
+        if let Some(endpoint) =
+            ecr_endpoint(client, &self.sdk, &self.region, fips, dual_stack).await
+        {
             self.http_client.preconnect(&endpoint, &self.timeouts);
             // Let it start before the synchronous work that follows.
             tokio::task::yield_now().await;
@@ -235,7 +237,9 @@ impl Session {
     /// The private ECR client: the host's FIPS or dual-stack form carries over to the API
     /// endpoint unless the user's own AWS settings say otherwise.
     fn ecr(&self) -> aws_sdk_ecr::Client {
+        // The resolver the SDK would default to, set here so that `ecr_endpoint` can ask it.
         let mut config = aws_sdk_ecr::config::Builder::from(&self.sdk)
+            .endpoint_resolver(aws_sdk_ecr::config::endpoint::DefaultResolver::new())
             .interceptor(AttemptRecorder(self.progress.clone()))
             .retry_classifier(crate::limits::NoRetryWhenTooLarge);
         if let Api::Private { fips, dual_stack } = self.api
@@ -266,27 +270,31 @@ impl Session {
     }
 }
 
-/// Where the SDK will send the private ECR token call, by its own endpoint rules: the region,
-/// the FIPS and dual-stack settings as `Session::ecr` gives them, any configured endpoint.
+/// Where the SDK will send the private ECR token call: `client`'s own endpoint resolver, with
+/// the region, the FIPS and dual-stack settings as `Session::ecr` gives them, any configured
+/// endpoint.
 async fn ecr_endpoint(
+    client: &aws_sdk_ecr::Client,
     sdk: &SdkConfig,
     region: &str,
     fips: bool,
     dual_stack: bool,
 ) -> Option<http::Uri> {
-    use aws_sdk_ecr::config::endpoint::{DefaultResolver, Params, ResolveEndpoint as _};
+    use aws_smithy_runtime_api::client::endpoint::{EndpointResolverParams, ResolveEndpoint as _};
     let configured =
         configured_endpoint(sdk, "ECR").or_else(|| sdk.endpoint_url().map(str::to_owned));
     let own_endpoint = configured.is_some();
-    let params = Params::builder()
+    let params = aws_sdk_ecr::config::endpoint::Params::builder()
         .region(region)
         .use_fips(sdk.use_fips().unwrap_or(fips && !own_endpoint))
         .use_dual_stack(sdk.use_dual_stack().unwrap_or(dual_stack && !own_endpoint))
         .set_endpoint(configured)
         .build()
         .ok()?;
-    let endpoint = DefaultResolver::new()
-        .resolve_endpoint(&params)
+    let endpoint = client
+        .config()
+        .endpoint_resolver()
+        .resolve_endpoint(&EndpointResolverParams::new(params))
         .await
         .ok()?;
     endpoint.url().parse().ok()
