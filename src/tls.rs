@@ -125,9 +125,9 @@ pub struct HttpsConnector {
 
 impl HttpsConnector {
     /// Starts connecting to `uri` now (TCP, tunnel, TLS handshake), as a task on the current
-    /// runtime, for the first request to its host to take: the round trips then overlap the
-    /// run's reading of the AWS config and credentials (issue 11). Its outcome, success or
-    /// error, is what that request gets; nothing is sent on it before that request.
+    /// runtime, for the first request to its host to take: the round trips then overlap what
+    /// the caller does before sending it, such as signing it (issue 11). Its outcome, success
+    /// or error, is what that request gets; nothing is sent on it before that request.
     pub fn preconnect(&self, uri: http::Uri) {
         self.send.preconnect(uri);
     }
