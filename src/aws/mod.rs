@@ -190,15 +190,29 @@ impl Session {
     /// `client`'s endpoint rules give, so that it is made while the call is prepared and
     /// signed (see `tls::HttpsConnector::preconnect`).
     async fn connect_ahead(&self, client: &aws_sdk_ecr::Client) {
-        let Api::Private { fips, dual_stack } = self.api else {
+        if !matches!(self.api, Api::Private { .. }) {
             return;
-        };
-        if let Some(endpoint) =
-            ecr_endpoint(client, &self.sdk, &self.region, fips, dual_stack).await
-        {
+        }
+        if let Some(endpoint) = ecr_endpoint(client, &self.region, self.ecr_endpoint()).await {
             self.http_client.preconnect(&endpoint, &self.timeouts);
             // Let it start before the synchronous work that follows.
             tokio::task::yield_now().await;
+        }
+    }
+
+    /// The private ECR client's endpoint settings: the user's own, else the host's FIPS or
+    /// dual-stack form, which does not apply to an endpoint of their own (the SDK refuses FIPS
+    /// with one). The client and `connect_ahead` both take them from here.
+    fn ecr_endpoint(&self) -> EndpointSettings {
+        let url = configured_ecr_endpoint(&self.sdk);
+        let (fips, dual_stack) = match self.api {
+            Api::Private { fips, dual_stack } if url.is_none() => (fips, dual_stack),
+            _ => (false, false),
+        };
+        EndpointSettings {
+            url,
+            use_fips: self.sdk.use_fips().unwrap_or(fips),
+            use_dual_stack: self.sdk.use_dual_stack().unwrap_or(dual_stack),
         }
     }
 
@@ -234,24 +248,16 @@ impl Session {
         }
     }
 
-    /// The private ECR client: the host's FIPS or dual-stack form carries over to the API
-    /// endpoint unless the user's own AWS settings say otherwise.
+    /// The private ECR client, with the endpoint settings of `ecr_endpoint`.
     fn ecr(&self) -> aws_sdk_ecr::Client {
+        let endpoint = self.ecr_endpoint();
         // The resolver the SDK would default to, set here so that `ecr_endpoint` can ask it.
-        let mut config = aws_sdk_ecr::config::Builder::from(&self.sdk)
+        let config = aws_sdk_ecr::config::Builder::from(&self.sdk)
             .endpoint_resolver(aws_sdk_ecr::config::endpoint::DefaultResolver::new())
+            .use_fips(endpoint.use_fips)
+            .use_dual_stack(endpoint.use_dual_stack)
             .interceptor(AttemptRecorder(self.progress.clone()))
             .retry_classifier(crate::limits::NoRetryWhenTooLarge);
-        if let Api::Private { fips, dual_stack } = self.api
-            && !ecr_endpoint_configured(&self.sdk)
-        {
-            if fips && self.sdk.use_fips().is_none() {
-                config = config.use_fips(true);
-            }
-            if dual_stack && self.sdk.use_dual_stack().is_none() {
-                config = config.use_dual_stack(true);
-            }
-        }
         aws_sdk_ecr::Client::from_conf(config.build())
     }
 
@@ -270,25 +276,26 @@ impl Session {
     }
 }
 
-/// Where the SDK will send the private ECR token call: `client`'s own endpoint resolver, with
-/// the region, the FIPS and dual-stack settings as `Session::ecr` gives them, any configured
-/// endpoint.
+/// What decides the private ECR endpoint beyond the region (see `Session::ecr_endpoint`).
+struct EndpointSettings {
+    url: Option<String>,
+    use_fips: bool,
+    use_dual_stack: bool,
+}
+
+/// Where the SDK will send the private ECR token call: `client`'s own endpoint resolver, asked
+/// with the settings the client was built with.
 async fn ecr_endpoint(
     client: &aws_sdk_ecr::Client,
-    sdk: &SdkConfig,
     region: &str,
-    fips: bool,
-    dual_stack: bool,
+    settings: EndpointSettings,
 ) -> Option<http::Uri> {
     use aws_smithy_runtime_api::client::endpoint::{EndpointResolverParams, ResolveEndpoint as _};
-    let configured =
-        configured_endpoint(sdk, "ECR").or_else(|| sdk.endpoint_url().map(str::to_owned));
-    let own_endpoint = configured.is_some();
     let params = aws_sdk_ecr::config::endpoint::Params::builder()
         .region(region)
-        .use_fips(sdk.use_fips().unwrap_or(fips && !own_endpoint))
-        .use_dual_stack(sdk.use_dual_stack().unwrap_or(dual_stack && !own_endpoint))
-        .set_endpoint(configured)
+        .use_fips(settings.use_fips)
+        .use_dual_stack(settings.use_dual_stack)
+        .set_endpoint(settings.url)
         .build()
         .ok()?;
     let endpoint = client
@@ -309,11 +316,10 @@ pub fn endpoint_is_plain_http() -> bool {
         .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("http://"))
 }
 
-/// Whether the user points ECR at an endpoint of their own (`AWS_ENDPOINT_URL`,
-/// `AWS_ENDPOINT_URL_ECR`, a profile's `endpoint_url`): a host's FIPS or dual-stack form does
-/// not apply to it, and the SDK refuses FIPS with a custom endpoint.
-fn ecr_endpoint_configured(sdk: &SdkConfig) -> bool {
-    sdk.endpoint_url().is_some() || configured_endpoint(sdk, "ECR").is_some()
+/// The endpoint the user points ECR at, if any: `AWS_ENDPOINT_URL_ECR` or a profile's services
+/// section, else `AWS_ENDPOINT_URL` or a profile's `endpoint_url`.
+fn configured_ecr_endpoint(sdk: &SdkConfig) -> Option<String> {
+    configured_endpoint(sdk, "ECR").or_else(|| sdk.endpoint_url().map(str::to_owned))
 }
 
 /// The service's own endpoint setting (`AWS_ENDPOINT_URL_<SERVICE>`, a profile's services section).
