@@ -100,15 +100,20 @@ fn endless_imds() -> Row {
     }
 }
 
-fn endless_container_credentials() -> Row {
-    let endpoint = FakeAws::start(|_| endless(200, "{\"AccessKeyId\":\"", None));
-    let exec = exec()
+/// A request whose credentials come from `endpoint` as a container credentials endpoint.
+fn with_container_credentials(endpoint: &FakeAws) -> Exec {
+    exec()
         .env(
             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             format!("{}/creds", endpoint.url),
         )
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .stdin(request(V1, IMAGE));
+        .stdin(request(V1, IMAGE))
+}
+
+fn endless_container_credentials() -> Row {
+    let endpoint = FakeAws::start(|_| endless(200, "{\"AccessKeyId\":\"", None));
+    let exec = with_container_credentials(&endpoint);
     Row {
         exec,
         keep: vec![Box::new(endpoint)],
@@ -121,13 +126,7 @@ fn endless_container_credentials() -> Row {
 fn garbage_container_credentials() -> Row {
     let endpoint =
         FakeAws::start(|_| Reply::Body(200, "application/json", format!("garbage {SECRET_KEY}")));
-    let exec = exec()
-        .env(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("{}/creds", endpoint.url),
-        )
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .stdin(request(V1, IMAGE));
+    let exec = with_container_credentials(&endpoint);
     row(
         exec,
         vec![Box::new(endpoint)],

@@ -97,18 +97,20 @@ fn role_from_irsa_annotation_or_environment() {
     );
 }
 
+/// The access key that signed the GetAuthorizationToken call.
+fn token_call_key(server: &FakeAws) -> String {
+    server.calls("GetAuthorizationToken")[0]
+        .signed_scope()
+        .unwrap()
+        .0
+}
+
 #[test]
 fn without_a_role_the_token_is_ignored_and_the_default_chain_used() {
     let server = aws();
     run_with(&server, serde_json::json!({})).keys().run().json();
     assert!(server.calls("AssumeRoleWithWebIdentity").is_empty());
-    assert_eq!(
-        server.calls("GetAuthorizationToken")[0]
-            .signed_scope()
-            .unwrap()
-            .0,
-        ACCESS_KEY
-    );
+    assert_eq!(token_call_key(&server), ACCESS_KEY);
 }
 
 /// Upstream (v1.35+): a present but empty annotation opts the service account out of the
@@ -126,13 +128,7 @@ fn an_empty_role_annotation_means_node_credentials_not_the_env_role() {
     .run();
     output.json();
     assert!(server.calls("AssumeRoleWithWebIdentity").is_empty());
-    assert_eq!(
-        server.calls("GetAuthorizationToken")[0]
-            .signed_scope()
-            .unwrap()
-            .0,
-        ACCESS_KEY
-    );
+    assert_eq!(token_call_key(&server), ACCESS_KEY);
     assert!(
         output.stderr.contains(
             "annotation eks.amazonaws.com/ecr-role-arn is present but empty: node credentials, not AWS_ECR_ROLE_ARN"
