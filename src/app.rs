@@ -4,18 +4,20 @@
 
 use std::future::Future;
 use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 use std::pin::pin;
 use std::process::ExitCode;
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
+use crate::ahead::Ahead;
 use crate::cache::Cache;
 use crate::cli::{self, Command, GetFormat};
 use crate::deadline::Progress;
 use crate::error::{Error, WAITING_FOR_STDIN};
 use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
 use crate::secret::Secret;
-use crate::{aws, check, config_cmd, docker_helper, http, output, plugin, proxy, trace};
+use crate::{aws, check, config_cmd, docker_helper, files, http, output, plugin, proxy, trace};
 
 /// The whole program: what `main` returns.
 pub fn main() -> ExitCode {
@@ -68,11 +70,7 @@ pub fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
 
-    // A token call over TLS is coming unless a cache may answer or the endpoint is plain http.
-    let token_call = matches!(cli.command, Command::Provide | Command::Get { .. });
-    if token_call && cli.cache_dir.is_none() && !aws::endpoint_is_plain_http() {
-        http::read_system_roots_ahead();
-    }
+    start_reading_ahead(&cli);
     let cli = &cli;
     let result = block_on(cli.timeout, |settings, progress| async move {
         run(cli, &settings, &progress).await
@@ -91,6 +89,31 @@ pub fn main() -> ExitCode {
         }
         Err(error) => fail(&error),
     }
+}
+
+/// Starts what this run will wait for on threads of their own (see `ahead`): the request on
+/// stdin, the CA bundle; unless a cache may answer, the files the SDK reads and, for a TLS
+/// token call, the system's roots.
+fn start_reading_ahead(cli: &cli::Cli) {
+    if matches!(cli.command, Command::Provide) {
+        STDIN.start((), "stdin", read_all_stdin);
+    }
+    if let Some(path) = ca_bundle_path() {
+        http::read_ca_bundle_ahead(&path);
+    }
+    let token_call = matches!(cli.command, Command::Provide | Command::Get { .. });
+    if token_call && cli.cache_dir.is_none() {
+        files::check_sdk_files_ahead();
+        if !aws::endpoint_is_plain_http() {
+            http::read_system_roots_ahead();
+        }
+    }
+}
+
+fn ca_bundle_path() -> Option<PathBuf> {
+    std::env::var_os(http::CA_BUNDLE_ENV)
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Runs `work` on a current-thread runtime under the run's deadline and signals, with the AWS
@@ -117,8 +140,7 @@ where
 async fn settings(timeout: Duration) -> Result<aws::Settings, Error> {
     // A third of the deadline per attempt leaves room for the SDK's retries.
     let attempt_timeout = (timeout / 3).max(Duration::from_millis(500)).min(timeout);
-    let ca_bundle = std::env::var_os(http::CA_BUNDLE_ENV).filter(|path| !path.is_empty());
-    let trust = http::Trust::load(ca_bundle.as_deref().map(std::path::Path::new)).await?;
+    let trust = http::Trust::load(ca_bundle_path().as_deref()).await?;
     let proxies = proxy::Proxies::from_env(|key| std::env::var(key).ok())?;
     Ok(aws::Settings {
         attempt_timeout,
@@ -407,25 +429,26 @@ fn read_token(path: &str) -> Result<Secret, Error> {
     Ok(Secret::new(token))
 }
 
+/// stdin, read ahead from the start of a `provide` run (see `ahead`).
+static STDIN: Ahead<(), std::io::Result<Vec<u8>>> = Ahead::new();
+
 /// Reads stdin on a thread of its own, so the deadline still holds if the writer never closes it.
 pub(crate) async fn read_stdin() -> Result<Vec<u8>, Error> {
-    let (sender, receiver) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let limit = u64::try_from(MAX_REQUEST_BYTES + 1).unwrap_or(u64::MAX);
-        let result = std::io::stdin()
-            .lock()
-            .take(limit)
-            .read_to_end(&mut bytes)
-            .map(|_| bytes);
-        let _ = sender.send(result);
-    });
-    match receiver.await {
-        Ok(result) => result.map_err(Error::ReadStdin),
-        Err(_) => Err(Error::ReadStdin(std::io::Error::other(
-            "the reader thread stopped",
-        ))),
-    }
+    STDIN
+        .result(&(), "stdin", read_all_stdin)
+        .await
+        .unwrap_or_else(|| Err(std::io::Error::other("the reader thread stopped")))
+        .map_err(Error::ReadStdin)
+}
+
+fn read_all_stdin() -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(MAX_REQUEST_BYTES + 1).unwrap_or(u64::MAX);
+    std::io::stdin()
+        .lock()
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map(|_| bytes)
 }
 
 #[cfg(test)]

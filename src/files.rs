@@ -4,12 +4,13 @@
 //! checked before anything opens them: a FIFO, a device or a huge file is one error naming the
 //! file and the setting that named it. The SDK reads these with a blocking `std::fs::read` on
 //! the runtime's only thread, where a FIFO would hang past every deadline (issue 10), so the
-//! checks run on a blocking thread the deadline can abandon.
+//! checks run on a thread of their own the deadline can abandon.
 
 use std::fmt;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
+use crate::ahead::Ahead;
 use crate::sanitize;
 
 /// A profile file with hundreds of profiles is tens of kB.
@@ -114,7 +115,10 @@ impl NamedFile {
             source,
         };
         let file = std::fs::File::open(&self.path).map_err(read_error)?;
-        let mut bytes = Vec::new();
+        // Sized up front, the read takes two calls, not one per doubling of the buffer.
+        let size = file.metadata().map_or(0, |metadata| metadata.len());
+        let mut bytes =
+            Vec::with_capacity(usize::try_from(size.min(self.max_bytes)).unwrap_or(0) + 1);
         file.take(self.max_bytes + 1)
             .read_to_end(&mut bytes)
             .map_err(read_error)?;
@@ -258,16 +262,6 @@ fn check_cert_dir(dir: &Path) -> Result<(), FileError> {
     Ok(())
 }
 
-/// Runs `work` on a blocking thread, so the run's deadline can abandon it.
-pub async fn off_thread<T: Send + 'static>(
-    file: &NamedFile,
-    work: impl FnOnce() -> Result<T, FileError> + Send + 'static,
-) -> Result<T, FileError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|_| Err(FileError::Lost { file: file.shown() }))
-}
-
 /// The token files a profile file names (`web_identity_token_file = PATH`): the SDK reads
 /// those as it reads the variables'.
 fn profile_token_files(text: &str) -> Vec<NamedFile> {
@@ -287,43 +281,51 @@ fn profile_token_files(text: &str) -> Vec<NamedFile> {
         .collect()
 }
 
-/// Checks every file the SDK will read, before the SDK opens any of them. Token files are
-/// read here too: their tokens are secrets the process then knows, and scrubs.
-pub async fn check_sdk_files(env: impl Fn(&str) -> Option<String>) -> Result<(), FileError> {
+/// The outcome of `check_sdk_files`, started ahead (see `ahead`).
+static SDK_FILES: Ahead<(), Result<(), FileError>> = Ahead::new();
+
+/// Starts `check_sdk_files`'s work, for a run that will call AWS.
+pub fn check_sdk_files_ahead() {
+    SDK_FILES.start((), "sdk-files", check_environment_files);
+}
+
+/// Checks every file the SDK will read, before the SDK opens any of them, on a thread the
+/// run's deadline can abandon. Token files are read here too: their tokens are secrets the
+/// process then knows, and scrubs.
+pub async fn check_sdk_files() -> Result<(), FileError> {
+    SDK_FILES
+        .result(&(), "sdk-files", check_environment_files)
+        .await
+        .unwrap_or_else(|| {
+            Err(FileError::Lost {
+                file: Shown("the files the AWS SDK reads".into()),
+            })
+        })
+}
+
+fn check_environment_files() -> Result<(), FileError> {
+    check_files(|key| std::env::var(key).ok())
+}
+
+fn check_files(env: impl Fn(&str) -> Option<String>) -> Result<(), FileError> {
     let mut files = sdk_files(&env);
     let mut checked_files = 0;
     while let Some(file) = files.get(checked_files).cloned() {
         checked_files += 1;
-        let reader = file.clone();
-        let text = off_thread(&file, move || {
-            reader.check()?;
-            if reader.contents == Contents::Unread || !reader.path.exists() {
-                return Ok(None);
-            }
-            reader.read().map(Some)
-        })
-        .await?;
-        let Some(text) = text.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()) else {
+        file.check()?;
+        if file.contents == Contents::Unread || !file.path.exists() {
             continue;
-        };
+        }
+        let text = String::from_utf8_lossy(&file.read()?).into_owned();
         match file.contents {
             Contents::Secret => sanitize::remember_secret(&text),
             Contents::ProfileConfig => files.extend(profile_token_files(&text)),
             Contents::Unread => {}
         }
     }
-    for dir in cert_dirs(&env) {
-        let shown = NamedFile {
-            what: "the TLS root certificate directory",
-            origin: "SSL_CERT_DIR",
-            path: dir.clone(),
-            max_bytes: 0,
-            optional: true,
-            contents: Contents::Unread,
-        };
-        off_thread(&shown, move || check_cert_dir(&dir)).await?;
-    }
-    Ok(())
+    cert_dirs(&env)
+        .iter()
+        .try_for_each(|dir| check_cert_dir(dir))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! same certificates again), on a thread of their own from the start of a run that will need
 //! them (`read_system_roots_ahead`): decoding them is most of an HTTPS run's CPU (issue 11).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use aws_smithy_http_client::proxy::ProxyConfig;
@@ -19,6 +19,7 @@ use aws_smithy_http_client::{Connector, ConnectorBuilder};
 use aws_smithy_runtime_api::client::http::SharedHttpConnector;
 use rustls_pki_types::CertificateDer;
 
+use crate::ahead::Ahead;
 use crate::ca_bundle::{self, BundleError};
 use crate::files::{self, FileError, NamedFile, Shown};
 use crate::tls::{self, ProxyHop, Timeouts};
@@ -43,8 +44,8 @@ pub struct Trust {
 }
 
 impl Trust {
-    /// Reads and checks the bundle (on a blocking thread, under the run's deadline); only
-    /// certificates that passed reach the TLS stack.
+    /// Reads and checks the bundle (on a thread of its own, under the run's deadline, or
+    /// taken from `read_ca_bundle_ahead`); only certificates that passed reach the TLS stack.
     pub async fn load(ca_bundle: Option<&Path>) -> Result<Self, TlsError> {
         let mut trust = Self {
             bundle: Arc::default(),
@@ -53,20 +54,15 @@ impl Trust {
         let Some(path) = ca_bundle else {
             return Ok(trust);
         };
-        let file = NamedFile {
-            what: "the CA bundle",
-            origin: CA_BUNDLE_ENV,
-            path: path.to_owned(),
-            max_bytes: files::MAX_CA_BUNDLE_BYTES,
-            optional: false,
-            contents: files::Contents::Unread,
-        };
-        let reader = file.clone();
-        let pem = files::off_thread(&file, move || reader.read()).await?;
-        let certificates = ca_bundle::parse(&pem).map_err(|error| TlsError::Bundle {
-            file: file.shown(),
-            error,
-        })?;
+        let owned = path.to_owned();
+        let certificates = CA_BUNDLE
+            .result(&path.to_owned(), "ca-bundle", move || read_ca_bundle(owned))
+            .await
+            .unwrap_or_else(|| {
+                Err(TlsError::File(FileError::Lost {
+                    file: ca_bundle_file(path.to_owned()).shown(),
+                }))
+            })?;
         trust.bundle = Arc::new(certificates);
         Ok(trust)
     }
@@ -158,6 +154,35 @@ impl Trust {
             tls::Pinned(ip),
         ))
     }
+}
+
+/// `AWS_CA_BUNDLE`'s certificates, read ahead from the start of a run (see `ahead`).
+static CA_BUNDLE: Ahead<PathBuf, Result<Vec<Vec<u8>>, TlsError>> = Ahead::new();
+
+/// Starts reading the bundle at `path` for `Trust::load`.
+pub fn read_ca_bundle_ahead(path: &Path) {
+    let owned = path.to_owned();
+    CA_BUNDLE.start(path.to_owned(), "ca-bundle", move || read_ca_bundle(owned));
+}
+
+fn ca_bundle_file(path: PathBuf) -> NamedFile {
+    NamedFile {
+        what: "the CA bundle",
+        origin: CA_BUNDLE_ENV,
+        path,
+        max_bytes: files::MAX_CA_BUNDLE_BYTES,
+        optional: false,
+        contents: files::Contents::Unread,
+    }
+}
+
+fn read_ca_bundle(path: PathBuf) -> Result<Vec<Vec<u8>>, TlsError> {
+    let file = ca_bundle_file(path);
+    let pem = file.read()?;
+    ca_bundle::parse(&pem).map_err(|error| TlsError::Bundle {
+        file: file.shown(),
+        error,
+    })
 }
 
 /// The system's roots, read once per process: by the first TLS connector, or earlier on a

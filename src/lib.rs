@@ -2,6 +2,7 @@
 //! public so that fuzz targets and benchmarks can reach the pure parts (request, image host,
 //! durations, tokens, error bodies) without a process in between.
 
+pub mod ahead;
 pub mod app;
 pub mod aws;
 pub mod ca_bundle;

@@ -109,7 +109,7 @@ impl Session {
     ) -> Result<Self, AwsError> {
         progress.step("checking the files the AWS SDK reads");
         crate::sanitize::remember_environment_secrets(|key| std::env::var(key).ok());
-        crate::files::check_sdk_files(|key| std::env::var(key).ok()).await?;
+        crate::files::check_sdk_files().await?;
         progress.step("loading the AWS configuration");
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(settings.attempt_timeout.min(Duration::from_secs(5)))
