@@ -10,13 +10,14 @@
 //! them (`read_system_roots_ahead`): decoding them is most of an HTTPS run's CPU (issue 11).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self as sdk_tls, TlsContext, TrustStore};
 use aws_smithy_http_client::{Connector, ConnectorBuilder};
 #[cfg(debug_assertions)]
 use aws_smithy_runtime_api::client::http::SharedHttpConnector;
+use rustls::client::WebPkiServerVerifier;
 use rustls_pki_types::CertificateDer;
 
 use crate::ahead::Ahead;
@@ -37,64 +38,89 @@ pub enum TlsError {
 /// The trust for every TLS connection: system roots, plus the bundle at `ca_bundle`.
 #[derive(Debug, Clone)]
 pub struct Trust {
-    /// The checked certificates of `AWS_CA_BUNDLE`, in DER.
-    bundle: Arc<Vec<Vec<u8>>>,
+    roots: Arc<Roots>,
     /// Made by the first TLS connector.
     config: Arc<OnceLock<Result<Arc<rustls::ClientConfig>, String>>>,
+}
+
+/// The roots a server's certificate is checked against, made into a verifier once: by the
+/// roots thread (`read_system_roots_ahead`) or else by the first certificate to check. The
+/// TLS settings do not wait for them: a handshake sends its hello first, and reads the
+/// server's certificate only once they are ready (`tls::AfterRoots`).
+#[derive(Debug, Default)]
+pub(crate) struct Roots {
+    /// The checked certificates of `AWS_CA_BUNDLE`, in DER.
+    bundle: Vec<Vec<u8>>,
+    verifier: OnceLock<Result<Arc<WebPkiServerVerifier>, rustls::Error>>,
+}
+
+impl Roots {
+    /// The verifier, made now if need be: this may wait for the system's roots to be read.
+    pub(crate) fn verifier(&self) -> Result<Arc<WebPkiServerVerifier>, rustls::Error> {
+        self.verifier
+            .get_or_init(|| {
+                let mut store = rustls::RootCertStore::empty();
+                // A root rustls cannot take is skipped, as the SDK's own loader skips it.
+                let system = SYSTEM_ROOTS.get_or_init(system_roots);
+                store.add_parsable_certificates(system.iter().map(|der| der.as_ref().into()));
+                store
+                    .add_parsable_certificates(self.bundle.iter().map(|der| der.as_slice().into()));
+                tls::verifier(store)
+            })
+            .clone()
+    }
+
+    /// Waits, without blocking the runtime, until the verifier is made.
+    pub(crate) async fn ready(self: Arc<Self>) {
+        if self.verifier.get().is_none() {
+            let _ = tokio::task::spawn_blocking(move || drop(self.verifier())).await;
+        }
+    }
 }
 
 impl Trust {
     /// Reads and checks the bundle (on a thread of its own, under the run's deadline, or
     /// taken from `read_ca_bundle_ahead`); only certificates that passed reach the TLS stack.
     pub async fn load(ca_bundle: Option<&Path>) -> Result<Self, TlsError> {
-        let mut trust = Self {
-            bundle: Arc::default(),
+        let bundle = match ca_bundle {
+            None => Vec::new(),
+            Some(path) => {
+                let owned = path.to_owned();
+                CA_BUNDLE
+                    .result(&path.to_owned(), "ca-bundle", move || read_ca_bundle(owned))
+                    .await
+                    .unwrap_or_else(|| {
+                        Err(TlsError::File(FileError::Lost {
+                            file: ca_bundle_file(path.to_owned()).shown(),
+                        }))
+                    })?
+            }
+        };
+        let roots = Arc::new(Roots {
+            bundle,
+            verifier: OnceLock::new(),
+        });
+        hand_to_roots_thread(&roots);
+        Ok(Self {
+            roots,
             config: Arc::default(),
-        };
-        let Some(path) = ca_bundle else {
-            return Ok(trust);
-        };
-        let owned = path.to_owned();
-        let certificates = CA_BUNDLE
-            .result(&path.to_owned(), "ca-bundle", move || read_ca_bundle(owned))
-            .await
-            .unwrap_or_else(|| {
-                Err(TlsError::File(FileError::Lost {
-                    file: ca_bundle_file(path.to_owned()).shown(),
-                }))
-            })?;
-        trust.bundle = Arc::new(certificates);
-        Ok(trust)
+        })
     }
 
-    /// The TLS settings of every connection, made once: the system's roots and the bundle's.
-    fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+    /// The TLS settings of every connection, made once; cheap, as the roots are not needed
+    /// until a server's certificate is checked.
+    pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
         self.config
             .get_or_init(|| {
-                let mut roots = rustls::RootCertStore::empty();
-                // A root rustls cannot take is skipped, as the SDK's own loader skips it.
-                roots.add_parsable_certificates(SYSTEM_ROOTS.get_or_init(system_roots).clone());
-                roots.add_parsable_certificates(
-                    self.bundle
-                        .iter()
-                        .map(|der| CertificateDer::from(der.clone())),
-                );
-                tls::client_config(roots)
+                tls::client_config(Arc::clone(&self.roots))
                     .map(Arc::new)
                     .map_err(|error| format!("cannot set up TLS: {error}"))
             })
             .clone()
     }
 
-    /// As `client_config`, without blocking the runtime while the roots are still being read.
-    pub(crate) async fn client_config_async(&self) -> Result<Arc<rustls::ClientConfig>, String> {
-        if let Some(config) = self.config.get() {
-            return config.clone();
-        }
-        let trust = self.clone();
-        tokio::task::spawn_blocking(move || trust.client_config())
-            .await
-            .unwrap_or_else(|_| Err("the TLS set-up was lost".into()))
+    pub(crate) fn roots(&self) -> &Arc<Roots> {
+        &self.roots
     }
 
     /// A connector for https:// requests, through `proxy` if one is given. Cheap: the roots
@@ -125,7 +151,7 @@ impl Trust {
                 .filter(|der| webpki::anchor_from_trusted_cert(der).is_ok())
                 .map(|der| der.to_vec())
                 .collect();
-            roots.extend(self.bundle.iter().cloned());
+            roots.extend(self.roots.bundle.iter().cloned());
             store = store.with_pem_certificate(ca_bundle::to_pem(&roots));
         }
         let mut builder = builder
@@ -189,17 +215,38 @@ fn read_ca_bundle(path: PathBuf) -> Result<Vec<Vec<u8>>, TlsError> {
 /// thread of their own (`read_system_roots_ahead`).
 static SYSTEM_ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
 
-/// Starts reading the system's roots on another thread, for a run that will speak TLS: they
-/// take about as long to decode as the run takes to get to its first request (issue 11).
+/// Starts reading the system's roots on another thread, for a run that will speak TLS, and
+/// making their verifier there once `Trust::load` hands it the bundle's: they take about as
+/// long as the run takes to get to its first request (issue 11).
 /// Every read is bounded and takes only regular files, so this may come before `files` has
 /// checked `SSL_CERT_FILE` and the rest; a bad one still fails the run there.
 pub fn read_system_roots_ahead() {
-    // If no thread can be had, the first TLS connector reads them itself.
-    let _ = std::thread::Builder::new()
+    let (sender, roots) = std::sync::mpsc::channel::<Arc<Roots>>();
+    // If no thread can be had, the first certificate to check reads them.
+    let started = std::thread::Builder::new()
         .name("system-roots".into())
-        .spawn(|| {
+        .spawn(move || {
             SYSTEM_ROOTS.get_or_init(system_roots);
+            // Then the verifier, as soon as `Trust::load` has the bundle's roots.
+            if let Ok(roots) = roots.recv() {
+                let _ = roots.verifier();
+            }
         });
+    if started.is_ok()
+        && let Ok(mut slot) = ROOTS_THREAD.lock()
+    {
+        *slot = Some(sender);
+    }
+}
+
+/// The thread `read_system_roots_ahead` started, waiting for the run's roots.
+static ROOTS_THREAD: Mutex<Option<std::sync::mpsc::Sender<Arc<Roots>>>> = Mutex::new(None);
+
+/// Gives `roots` to the roots thread, if there is one, to make their verifier there.
+fn hand_to_roots_thread(roots: &Arc<Roots>) {
+    if let Some(sender) = ROOTS_THREAD.lock().ok().and_then(|mut slot| slot.take()) {
+        let _ = sender.send(Arc::clone(roots));
+    }
 }
 
 /// Elsewhere the platform's store (Windows' certificate store, the macOS keychain).
@@ -226,9 +273,6 @@ mod linux {
     use std::collections::HashSet;
     use std::os::unix::fs::MetadataExt;
     use std::path::{Path, PathBuf};
-
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
 
     /// The list OpenSSL-based tools and Go probe, in their order.
     const BUNDLES: &[&str] = &[
@@ -308,30 +352,89 @@ mod linux {
     /// (nothing here is secret). Whether rustls can take it as a root is the root store's to say.
     pub fn decode_certificates(text: &[u8], out: &mut Vec<Vec<u8>>) {
         let mut rest = text;
-        let mut body = Vec::new();
         while let Some(start) = memchr::memmem::find(rest, BEGIN.as_bytes()) {
             let after = &rest[start + BEGIN.len()..];
             let Some(length) = memchr::memmem::find(after, END.as_bytes()) else {
                 break;
             };
-            body.clear();
-            let mut line_start = 0;
-            for line_end in memchr::memchr_iter(b'\n', &after[..length]).chain([length]) {
-                body.extend_from_slice(after[line_start..line_end].trim_ascii());
-                line_start = line_end + 1;
-            }
-            let der = STANDARD.decode(&body).ok().or_else(|| {
-                // Whitespace inside a line, which no tool writes: read past it.
-                body.retain(|byte| !byte.is_ascii_whitespace());
-                STANDARD.decode(&body).ok()
-            });
-            out.extend(der);
+            out.extend(decode_base64(&after[..length]));
             rest = &after[length + END.len()..];
         }
     }
 
+    /// Each byte's value in the standard base64 alphabet, `INVALID` for the rest.
+    const VALUES: [u8; 256] = {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut values = [INVALID; 256];
+        let mut value: u8 = 0;
+        while value < 64 {
+            values[ALPHABET[value as usize] as usize] = value;
+            value += 1;
+        }
+        values
+    };
+    const INVALID: u8 = 0xFF;
+
+    /// Standard base64 with its padding, ASCII whitespace anywhere skipped (PEM's line breaks,
+    /// and stray spaces). The base64 crate's decoder, built for size like the rest of the
+    /// binary, spent 2.5M instructions on the system's ~200 kB of roots, on every HTTPS run's
+    /// critical path (issue 11); four symbols at a time through one table take a fraction.
+    fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+        let mut symbols = Vec::with_capacity(text.len());
+        let mut line_start = 0;
+        for line_end in memchr::memchr_iter(b'\n', text).chain([text.len()]) {
+            symbols.extend_from_slice(text[line_start..line_end].trim_ascii());
+            line_start = line_end + 1;
+        }
+        decode_symbols(symbols).or_else(|| {
+            // Whitespace inside a line, which no tool writes: read past it.
+            let symbols = text.iter().filter(|byte| !byte.is_ascii_whitespace());
+            decode_symbols(symbols.copied().collect())
+        })
+    }
+
+    /// Base64 without whitespace.
+    fn decode_symbols(mut symbols: Vec<u8>) -> Option<Vec<u8>> {
+        if !symbols.len().is_multiple_of(4) {
+            return None;
+        }
+        // The padding decodes as zero bits, which are then dropped; `=` anywhere else is invalid.
+        let padding = match symbols.as_slice() {
+            [.., b'=', b'='] => 2,
+            [.., b'='] => 1,
+            _ => 0,
+        };
+        let end = symbols.len() - padding;
+        symbols[end..].fill(b'A');
+        let mut out = vec![0; symbols.len() / 4 * 3];
+        for (group, bytes) in symbols.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+            let values = u32::from_be_bytes([
+                VALUES[usize::from(group[0])],
+                VALUES[usize::from(group[1])],
+                VALUES[usize::from(group[2])],
+                VALUES[usize::from(group[3])],
+            ]);
+            if values & 0xC0C0_C0C0 != 0 {
+                return None;
+            }
+            let bits = (values & 0x3F00_0000) >> 6
+                | (values & 0x003F_0000) >> 4
+                | (values & 0x0000_3F00) >> 2
+                | (values & 0x0000_003F);
+            let [_, a, b, c] = bits.to_be_bytes();
+            if let [first, second, third] = bytes {
+                (*first, *second, *third) = (a, b, c);
+            }
+        }
+        out.truncate(out.len() - padding);
+        Some(out)
+    }
+
     #[cfg(test)]
     mod tests {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD;
         use rustls_pki_types::CertificateDer;
         use rustls_pki_types::pem::PemObject;
 
@@ -368,6 +471,35 @@ mod linux {
             }
             text.push_str(END);
             assert_eq!(decoded(text.as_bytes()), ders(GOOD));
+        }
+
+        /// Every length and so every padding, as the base64 crate encodes them; then what
+        /// is not base64.
+        #[test]
+        fn decodes_base64_as_the_base64_crate_does() {
+            let bytes: Vec<u8> = (0..=255).rev().collect();
+            for length in 0..70 {
+                let encoded = STANDARD.encode(&bytes[..length]);
+                assert_eq!(
+                    decode_base64(encoded.as_bytes()).as_deref(),
+                    Some(&bytes[..length]),
+                    "{encoded}"
+                );
+            }
+            for bad in [
+                "TUlJQg",
+                "TUlJQ===",
+                "TU=lJQg==",
+                "TUlJQg==TQ==",
+                "TUl!Qg==",
+                "T",
+            ] {
+                assert_eq!(decode_base64(bad.as_bytes()), None, "{bad}");
+            }
+            assert_eq!(
+                decode_base64(b" TU\r\nlJ Qg= =\n").as_deref(),
+                Some(&b"MIIB"[..])
+            );
         }
 
         /// What decodes reaches the root store, which keeps the roots rustls takes (v1 ones

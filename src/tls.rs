@@ -30,11 +30,14 @@ use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector as Tcp};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use rustls::ClientConfig;
-use rustls_pki_types::ServerName;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{VerifierBuilderError, WebPkiServerVerifier};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::aws::find_source;
-use crate::http::Trust;
+use crate::http::{Roots, Trust};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -327,10 +330,9 @@ impl<R: Resolve> Connect<R> {
         let proxy = self.proxy.clone();
         let timeout = self.timeout;
         let connecting = async move {
-            let config = trust.client_config_async().await.map_err(BoxError::from)?;
             let to_proxy = ToProxy {
                 tcp,
-                config: Arc::clone(&config),
+                trust: trust.clone(),
             };
             let stream: Box<dyn Io> = match proxy {
                 None => {
@@ -358,7 +360,7 @@ impl<R: Resolve> Connect<R> {
                     )
                 }
             };
-            let tls = handshake(&config, &destination, stream).await?;
+            let tls = handshake(&trust, &destination, stream).await?;
             Ok(TlsConn {
                 io: TokioIo::new(tls),
             })
@@ -410,10 +412,11 @@ impl<R: Resolve> tower_service::Service<http::Uri> for Connect<R> {
 }
 
 async fn handshake(
-    config: &Arc<ClientConfig>,
+    trust: &Trust,
     uri: &http::Uri,
     stream: Box<dyn Io>,
-) -> Result<tokio_rustls::client::TlsStream<TokioIo<Box<dyn Io>>>, BoxError> {
+) -> Result<TlsStream, BoxError> {
+    let config = trust.client_config().map_err(BoxError::from)?;
     let host = uri.host().ok_or("missing host in URI for TLS handshake")?;
     let host = host
         .strip_prefix('[')
@@ -422,17 +425,20 @@ async fn handshake(
     let name = ServerName::try_from(host.to_owned()).map_err(|error| {
         BoxError::from(format!("invalid server name for TLS handshake: {error}"))
     })?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
-        .connect(name, TokioIo::new(stream))
+    let io = AfterRoots::new(TokioIo::new(stream), trust.roots());
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, io)
         .await?;
     Ok(tls)
 }
+
+type TlsStream = tokio_rustls::client::TlsStream<AfterRoots<TokioIo<Box<dyn Io>>>>;
 
 /// The connection to a proxy: TCP, then TLS for an https:// proxy.
 #[derive(Clone)]
 struct ToProxy<R> {
     tcp: Tcp<R>,
-    config: Arc<ClientConfig>,
+    trust: Trust,
 }
 
 impl<R: Resolve> tower_service::Service<http::Uri> for ToProxy<R> {
@@ -446,14 +452,11 @@ impl<R: Resolve> tower_service::Service<http::Uri> for ToProxy<R> {
 
     fn call(&mut self, proxy: http::Uri) -> Self::Future {
         let tcp = tower_service::Service::call(&mut self.tcp, proxy.clone());
-        let config = Arc::clone(&self.config);
+        let trust = self.trust.clone();
         Box::pin(async move {
             let stream: Box<dyn Io> = Box::new(tcp.await.map_err(BoxError::from)?);
             if proxy.scheme_str() == Some("https") {
-                Ok(
-                    Box::new(TokioIo::new(handshake(&config, &proxy, stream).await?))
-                        as Box<dyn Io>,
-                )
+                Ok(Box::new(TokioIo::new(handshake(&trust, &proxy, stream).await?)) as Box<dyn Io>)
             } else {
                 Ok(stream)
             }
@@ -463,7 +466,7 @@ impl<R: Resolve> tower_service::Service<http::Uri> for ToProxy<R> {
 
 /// A TLS connection as hyper's client pools it.
 struct TlsConn {
-    io: TokioIo<tokio_rustls::client::TlsStream<TokioIo<Box<dyn Io>>>>,
+    io: TokioIo<TlsStream>,
 }
 
 impl Connection for TlsConn {
@@ -515,7 +518,7 @@ impl hyper::rt::Write for TlsConn {
 
 /// The TLS settings every connection uses: the SDK's cipher suites (TLS 1.3 and ECDHE
 /// AES-GCM / ChaCha20 for TLS 1.2) on aws-lc, `roots`, HTTP/1.1.
-pub fn client_config(roots: rustls::RootCertStore) -> Result<ClientConfig, rustls::Error> {
+pub(crate) fn client_config(roots: Arc<Roots>) -> Result<ClientConfig, rustls::Error> {
     use rustls::CipherSuite as Suite;
     let wanted = [
         Suite::TLS13_AES_256_GCM_SHA384,
@@ -530,10 +533,138 @@ pub fn client_config(roots: rustls::RootCertStore) -> Result<ClientConfig, rustl
     provider
         .cipher_suites
         .retain(|suite| wanted.contains(&suite.suite()));
+    let verifier = RootsWhenNeeded {
+        roots,
+        algorithms: provider.signature_verification_algorithms,
+    };
     let mut config = ClientConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// What `with_root_certificates(roots)` would check, with the same words: webpki's checks
+/// against `roots`, and an empty store trusts no certificate (`UnknownIssuer`).
+pub fn verifier(roots: rustls::RootCertStore) -> Result<Arc<WebPkiServerVerifier>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|error| match error {
+            VerifierBuilderError::NoRootAnchors => CertificateError::UnknownIssuer.into(),
+            other => rustls::Error::General(other.to_string()),
+        })
+}
+
+/// The server certificate verifier of `client_config`: the roots' webpki verifier, asked
+/// for only when the server's certificate is there. The handshake signatures need no roots.
+#[derive(Debug)]
+struct RootsWhenNeeded {
+    roots: Arc<Roots>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for RootsWhenNeeded {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.roots.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// A stream whose reads wait, without blocking the runtime, until the roots are ready: a
+/// handshake sends its hello at once and reads the server's certificate, which comes in the
+/// answer, only when `RootsWhenNeeded` can check it at once. The roots are read while the
+/// hello travels instead of before it (issue 11).
+struct AfterRoots<T> {
+    io: T,
+    roots_ready: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl<T> AfterRoots<T> {
+    fn new(io: T, roots: &Arc<Roots>) -> Self {
+        Self {
+            io,
+            roots_ready: Some(Box::pin(Arc::clone(roots).ready())),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for AfterRoots<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Some(ready) = &mut self.roots_ready {
+            std::task::ready!(ready.as_mut().poll(cx));
+            self.roots_ready = None;
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for AfterRoots<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
 }
