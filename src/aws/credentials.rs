@@ -80,6 +80,15 @@ async fn missing_profile() -> Result<(), AwsError> {
     }
 }
 
+/// The keys in the environment, as the default chain's first provider reads them.
+pub(super) async fn from_environment() -> Option<Credentials> {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    EnvironmentVariableCredentialsProvider::new()
+        .provide_credentials()
+        .await
+        .ok()
+}
+
 /// The SDK's default chain, as configured in `sdk`.
 pub(super) async fn default_chain(
     sdk: &SdkConfig,

@@ -147,6 +147,14 @@ impl Session {
         } else {
             progress.step("looking up the default AWS region");
         }
+        if web_identity.is_none()
+            && let Some(credentials) = credentials::from_environment().await
+        {
+            // The default chain tries the environment first, and building the rest of it costs
+            // a tenth of a run's CPU (an STS client for web identity among them): only when
+            // there are no keys there.
+            loader = loader.credentials_provider(credentials);
+        }
         let sdk = loader.load().await;
         let region = sdk
             .region()

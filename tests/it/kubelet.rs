@@ -1,7 +1,7 @@
 //! The kubelet path: every request version, region from the host, ECR Public, fallback hosts.
 
 use crate::support::fake::{FakeAws, RefusingProxy, Reply, token_service};
-use crate::support::{ACCESS_KEY, V1, V1ALPHA1, V1BETA1, exec, request};
+use crate::support::{ACCESS_KEY, Exec, V1, V1ALPHA1, V1BETA1, exec, request};
 
 const PRIVATE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 
@@ -282,6 +282,44 @@ fn fips_and_dual_stack_hosts_work_with_an_endpoint_override() {
             );
         }
     }
+}
+
+/// The key a run signed its token call with, with the profile `node` in its config file and
+/// the environment `setup` adds.
+fn key_with_profile_and(setup: impl FnOnce(Exec) -> Exec) -> (String, String) {
+    let server = token_service();
+    let run = exec();
+    let config = run.home().join("aws-config");
+    std::fs::write(
+        &config,
+        "[profile node]\naws_access_key_id = AKIAPROFILEEXAMPLE01\naws_secret_access_key = profile-secret-EXAMPLE\n",
+    )
+    .unwrap();
+    let output = setup(run)
+        .env("AWS_CONFIG_FILE", config.display().to_string())
+        .env("AWS_PROFILE", "node")
+        .endpoint(&server.url)
+        .arg("--v=2")
+        .secret("profile-secret-EXAMPLE")
+        .stdin(request(V1, &format!("{PRIVATE}/app")))
+        .run();
+    output.json();
+    let scope = server.calls("GetAuthorizationToken")[0]
+        .signed_scope()
+        .unwrap();
+    (scope.0, output.stderr)
+}
+
+/// The default chain's order: keys in the environment before the profile; half a pair of
+/// keys there is no keys, and the chain goes on to the profile.
+#[test]
+fn environment_keys_come_before_the_profile_and_half_a_pair_does_not() {
+    let (key, stderr) = key_with_profile_and(Exec::keys);
+    assert_eq!(key, ACCESS_KEY);
+    assert!(stderr.contains("source=environment variables"), "{stderr}");
+    let (key, stderr) = key_with_profile_and(|run| run.env("AWS_ACCESS_KEY_ID", ACCESS_KEY));
+    assert_eq!(key, "AKIAPROFILEEXAMPLE01");
+    assert!(stderr.contains("source=the AWS profile"), "{stderr}");
 }
 
 /// Bottlerocket and hand-built nodes: a named profile from the AWS config files.
