@@ -10,14 +10,16 @@ use std::process::ExitCode;
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
-use crate::ahead::Ahead;
+use crate::ahead::{self, Ahead};
 use crate::cache::Cache;
 use crate::cli::{self, Command, GetFormat};
 use crate::deadline::Progress;
 use crate::error::{Error, WAITING_FOR_STDIN};
 use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
 use crate::secret::Secret;
-use crate::{aws, check, config_cmd, docker_helper, files, http, output, plugin, proxy, trace};
+use crate::{
+    aws, check, config_cmd, docker_helper, files, http, image, output, plugin, proxy, trace,
+};
 
 /// The whole program: what `main` returns.
 pub fn main() -> ExitCode {
@@ -91,22 +93,30 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Starts what this run will wait for on threads of their own (see `ahead`): the request on
-/// stdin, the CA bundle; unless a cache may answer, the files the SDK reads and, for a TLS
-/// token call, the system's roots.
+/// Starts what this run will wait for on threads of their own (see `ahead`), each thread's
+/// work in the order the run needs it: the CA bundle, then the files the SDK reads and the
+/// ECR endpoint rules, unless a cache may answer; the request on stdin and the host pattern
+/// its image is matched with; for a TLS token call, the system's roots.
 fn start_reading_ahead(cli: &cli::Cli) {
-    if matches!(cli.command, Command::Provide) {
-        STDIN.start((), "stdin", read_all_stdin);
-    }
+    let calls_aws =
+        matches!(cli.command, Command::Provide | Command::Get { .. }) && cli.cache_dir.is_none();
+    let mut files = Vec::new();
     if let Some(path) = ca_bundle_path() {
-        http::read_ca_bundle_ahead(&path);
+        files.push(http::read_ca_bundle_ahead(&path));
     }
-    let token_call = matches!(cli.command, Command::Provide | Command::Get { .. });
-    if token_call && cli.cache_dir.is_none() {
-        files::check_sdk_files_ahead();
-        if !aws::endpoint_is_plain_http() {
-            http::read_system_roots_ahead();
-        }
+    if calls_aws {
+        files.push(files::check_sdk_files_ahead());
+        files.push(Box::new(aws::load_endpoint_rules));
+    }
+    if !files.is_empty() {
+        ahead::in_turn("files", files);
+    }
+    if matches!(cli.command, Command::Provide) {
+        let stdin = STDIN.work((), read_all_stdin);
+        ahead::in_turn("stdin", vec![stdin, Box::new(image::compile_patterns)]);
+    }
+    if calls_aws && !aws::endpoint_is_plain_http() {
+        ahead::in_turn("system-roots", vec![http::read_system_roots_ahead()]);
     }
 }
 

@@ -10,7 +10,7 @@ use std::fmt;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use crate::ahead::Ahead;
+use crate::ahead::{Ahead, Work};
 use crate::sanitize;
 
 /// A profile file with hundreds of profiles is tens of kB.
@@ -284,9 +284,9 @@ fn profile_token_files(text: &str) -> Vec<NamedFile> {
 /// The outcome of `check_sdk_files`, started ahead (see `ahead`).
 static SDK_FILES: Ahead<(), Result<(), FileError>> = Ahead::new();
 
-/// Starts `check_sdk_files`'s work, for a run that will call AWS.
-pub fn check_sdk_files_ahead() {
-    SDK_FILES.start((), "sdk-files", check_environment_files);
+/// `check_sdk_files`'s work, to do ahead in a run that will call AWS.
+pub fn check_sdk_files_ahead() -> Work {
+    SDK_FILES.work((), check_environment_files)
 }
 
 /// Checks every file the SDK will read, before the SDK opens any of them, on a thread the

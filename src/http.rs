@@ -20,7 +20,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpConnector;
 use rustls::client::WebPkiServerVerifier;
 use rustls_pki_types::CertificateDer;
 
-use crate::ahead::Ahead;
+use crate::ahead::{Ahead, Work};
 use crate::ca_bundle::{self, BundleError};
 use crate::files::{self, FileError, NamedFile, Shown};
 use crate::tls::{self, ProxyHop, Timeouts};
@@ -185,10 +185,10 @@ impl Trust {
 /// `AWS_CA_BUNDLE`'s certificates, read ahead from the start of a run (see `ahead`).
 static CA_BUNDLE: Ahead<PathBuf, Result<Vec<Vec<u8>>, TlsError>> = Ahead::new();
 
-/// Starts reading the bundle at `path` for `Trust::load`.
-pub fn read_ca_bundle_ahead(path: &Path) {
+/// The work that reads the bundle at `path` ahead, for `Trust::load`.
+pub fn read_ca_bundle_ahead(path: &Path) -> Work {
     let owned = path.to_owned();
-    CA_BUNDLE.start(path.to_owned(), "ca-bundle", move || read_ca_bundle(owned));
+    CA_BUNDLE.work(path.to_owned(), move || read_ca_bundle(owned))
 }
 
 fn ca_bundle_file(path: PathBuf) -> NamedFile {
@@ -215,34 +215,30 @@ fn read_ca_bundle(path: PathBuf) -> Result<Vec<Vec<u8>>, TlsError> {
 /// thread of their own (`read_system_roots_ahead`).
 static SYSTEM_ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
 
-/// Starts reading the system's roots on another thread, for a run that will speak TLS, and
-/// making their verifier there once `Trust::load` hands it the bundle's: they take about as
-/// long as the run takes to get to its first request (issue 11).
+/// The work that reads the system's roots ahead, for a run that will speak TLS, and then
+/// makes their verifier once `Trust::load` hands it the bundle's: they take about as long as
+/// the run takes to get to its first request (issue 11).
 /// Every read is bounded and takes only regular files, so this may come before `files` has
 /// checked `SSL_CERT_FILE` and the rest; a bad one still fails the run there.
-pub fn read_system_roots_ahead() {
+pub fn read_system_roots_ahead() -> Work {
     let (sender, roots) = std::sync::mpsc::channel::<Arc<Roots>>();
-    // If no thread can be had, the first certificate to check reads them.
-    let started = std::thread::Builder::new()
-        .name("system-roots".into())
-        .spawn(move || {
-            SYSTEM_ROOTS.get_or_init(system_roots);
-            // Then the verifier, as soon as `Trust::load` has the bundle's roots.
-            if let Ok(roots) = roots.recv() {
-                let _ = roots.verifier();
-            }
-        });
-    if started.is_ok()
-        && let Ok(mut slot) = ROOTS_THREAD.lock()
-    {
+    if let Ok(mut slot) = ROOTS_THREAD.lock() {
         *slot = Some(sender);
     }
+    // Never run (no thread), it leaves the roots to the first certificate to check.
+    Box::new(move || {
+        SYSTEM_ROOTS.get_or_init(system_roots);
+        // Then the verifier, as soon as `Trust::load` has the bundle's roots.
+        if let Ok(roots) = roots.recv() {
+            let _ = roots.verifier();
+        }
+    })
 }
 
-/// The thread `read_system_roots_ahead` started, waiting for the run's roots.
+/// The work `read_system_roots_ahead` made, waiting for the run's roots.
 static ROOTS_THREAD: Mutex<Option<std::sync::mpsc::Sender<Arc<Roots>>>> = Mutex::new(None);
 
-/// Gives `roots` to the roots thread, if there is one, to make their verifier there.
+/// Gives `roots` to the work `read_system_roots_ahead` made, if any, to make their verifier.
 fn hand_to_roots_thread(roots: &Arc<Roots>) {
     if let Some(sender) = ROOTS_THREAD.lock().ok().and_then(|mut slot| slot.take()) {
         let _ = sender.send(Arc::clone(roots));

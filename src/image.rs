@@ -28,6 +28,11 @@ static PRIVATE_ECR_HOST: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the private ECR host pattern is valid")
 });
 
+/// Compiles the host pattern now (0.5M instructions), so that `parse` finds it ready.
+pub fn compile_patterns() {
+    LazyLock::force(&PRIVATE_ECR_HOST);
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryHost {
     /// `host[:port]` exactly as the image spells it: the key of `auth` in the response,
