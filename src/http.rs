@@ -221,7 +221,7 @@ static SYSTEM_ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
 /// Every read is bounded and takes only regular files, so this may come before `files` has
 /// checked `SSL_CERT_FILE` and the rest; a bad one still fails the run there.
 pub fn read_system_roots_ahead() -> Work {
-    let (sender, roots) = std::sync::mpsc::channel::<Arc<Roots>>();
+    let (sender, roots) = tokio::sync::oneshot::channel::<Arc<Roots>>();
     if let Ok(mut slot) = ROOTS_THREAD.lock() {
         *slot = Some(sender);
     }
@@ -229,14 +229,14 @@ pub fn read_system_roots_ahead() -> Work {
     Box::new(move || {
         SYSTEM_ROOTS.get_or_init(system_roots);
         // Then the verifier, as soon as `Trust::load` has the bundle's roots.
-        if let Ok(roots) = roots.recv() {
+        if let Ok(roots) = roots.blocking_recv() {
             let _ = roots.verifier();
         }
     })
 }
 
 /// The work `read_system_roots_ahead` made, waiting for the run's roots.
-static ROOTS_THREAD: Mutex<Option<std::sync::mpsc::Sender<Arc<Roots>>>> = Mutex::new(None);
+static ROOTS_THREAD: Mutex<Option<tokio::sync::oneshot::Sender<Arc<Roots>>>> = Mutex::new(None);
 
 /// Gives `roots` to the work `read_system_roots_ahead` made, if any, to make their verifier.
 fn hand_to_roots_thread(roots: &Arc<Roots>) {
