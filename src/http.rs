@@ -1,13 +1,13 @@
 //! The HTTP clients: TLS over aws-lc with the system's roots plus, when `AWS_CA_BUNDLE` names
 //! one, a PEM bundle (the Go SDK, and so upstream, honours it; the Rust SDK does not). One
 //! setup for the AWS calls and the registry probe; `proxy` decides which requests go through
-//! a proxy. TLS routes get `tls::HttpsConnector` over one root store built once per run;
+//! a proxy. TLS routes get `tls::HttpsConnector` over one verifier built once per run (`Roots`);
 //! plain-http routes (metadata, container credentials) the SDK's connector, without roots.
 //!
 //! On Linux the system roots come from the distribution's CA bundle, read once (the SDK's own
 //! loader reads that bundle and then every file of the certificate directory, which holds the
 //! same certificates again), on a thread of their own from the start of a run that will need
-//! them (`read_system_roots_ahead`): decoding them is most of an HTTPS run's CPU (issue 11).
+//! them (`read_system_roots_ahead`): decoding them was most of an HTTPS run's CPU (issue 11).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -4,7 +4,9 @@
 //! The SDK's own TLS connector takes roots only as PEM and decodes them for every connector
 //! it builds, through a constant-time decoder made for private keys: with our check of the
 //! same bundle before it, two thirds of an HTTPS run's CPU (issue 11). Here the roots are
-//! decoded once, straight into rustls' store. Plain-http routes keep the SDK's connector.
+//! decoded once, into one webpki verifier, and not waited for until the server's certificate
+//! is there to check (`RootsWhenNeeded`, `AfterRoots`). Plain-http routes keep the SDK's
+//! connector.
 //!
 //! Errors keep the shapes the SDK's connector gives them, which `proxy::ProxyFailure` and
 //! `aws::failure` read: a timeout carries `TimedOutError` in its chain ("HTTP connect timeout
