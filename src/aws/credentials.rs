@@ -89,6 +89,12 @@ pub(super) async fn from_environment() -> Option<Credentials> {
         .ok()
 }
 
+/// Whether `from_environment` would find keys: an access key and a secret key, not blank.
+pub(super) fn keys_in_environment() -> bool {
+    let set = |key| std::env::var(key).is_ok_and(|value| !value.trim().is_empty());
+    set("AWS_ACCESS_KEY_ID") && (set("AWS_SECRET_ACCESS_KEY") || set("SECRET_ACCESS_KEY"))
+}
+
 /// The SDK's default chain, as configured in `sdk`.
 pub(super) async fn default_chain(
     sdk: &SdkConfig,

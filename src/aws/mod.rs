@@ -315,11 +315,15 @@ async fn ecr_endpoint(
     endpoint.url().parse().ok()
 }
 
-/// Loads the ECR client's endpoint rules now: its resolver parses the partitions' JSON once
-/// per process (0.7M instructions, a ninth of the main thread's), which the client then finds
-/// done.
+/// Loads the endpoint rules a token call will need now: each client's resolver parses the
+/// partitions' JSON once per process (0.7M instructions, a ninth of the main thread's), which
+/// the client then finds done. STS's are for the default chain, which builds an STS client
+/// (for web identity) whenever the environment has no keys.
 pub fn load_endpoint_rules() {
     drop(aws_sdk_ecr::config::endpoint::DefaultResolver::new());
+    if !credentials::keys_in_environment() {
+        drop(aws_sdk_sts::config::endpoint::DefaultResolver::new());
+    }
 }
 
 /// Whether the environment points ECR at a plain-http endpoint (a local stand-in, say): the
