@@ -325,30 +325,7 @@ fn environment_keys_come_before_the_profile_and_half_a_pair_does_not() {
 /// Bottlerocket and hand-built nodes: a named profile from the AWS config files.
 #[test]
 fn credentials_from_a_named_profile() {
-    let server = token_service();
-    let run = exec();
-    let config = run.home().join("aws-config");
-    std::fs::write(
-        &config,
-        "[profile node]\naws_access_key_id = AKIAPROFILEEXAMPLE01\naws_secret_access_key = profile-secret-EXAMPLE\n",
-    )
-    .unwrap();
-    let output = run
-        .env("AWS_CONFIG_FILE", config.display().to_string())
-        .env("AWS_PROFILE", "node")
-        .endpoint(&server.url)
-        .arg("--v=2")
-        .secret("profile-secret-EXAMPLE")
-        .stdin(request(V1, &format!("{PRIVATE}/app")))
-        .run();
-    output.json();
-    assert!(
-        output.stderr.contains("source=the AWS profile"),
-        "{}",
-        output.stderr
-    );
-    let scope = server.calls("GetAuthorizationToken")[0]
-        .signed_scope()
-        .unwrap();
-    assert_eq!(scope.0, "AKIAPROFILEEXAMPLE01");
+    let (key, stderr) = key_with_profile_and(|run| run);
+    assert_eq!(key, "AKIAPROFILEEXAMPLE01");
+    assert!(stderr.contains("source=the AWS profile"), "{stderr}");
 }
