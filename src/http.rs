@@ -70,6 +70,11 @@ impl Roots {
             .clone()
     }
 
+    #[cfg(test)]
+    pub(crate) fn is_ready(&self) -> bool {
+        self.verifier.get().is_some()
+    }
+
     /// Waits, without blocking the runtime, until the verifier is made.
     pub(crate) async fn ready(self: Arc<Self>) {
         if self.verifier.get().is_none() {

@@ -670,3 +670,62 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for AfterRoots<T> {
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    /// The hello goes out at once, before anything builds the roots; what comes back is read
+    /// only once their verifier is made.
+    #[test]
+    fn writes_go_out_at_once_and_reads_wait_for_the_roots() {
+        block_on(async {
+            let trust = Trust::load(None).await.unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let near = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (far, _) = listener.accept().await.unwrap();
+            let mut io = AfterRoots::new(near, trust.roots());
+
+            let written = std::future::poll_fn(|cx| Pin::new(&mut io).poll_write(cx, b"hello"))
+                .await
+                .unwrap();
+            assert_eq!(written, 5);
+            assert!(!trust.roots().is_ready(), "a write waited for the roots");
+            let mut hello = [0; 5];
+            far.readable().await.unwrap();
+            assert_eq!(far.try_read(&mut hello).unwrap(), 5);
+            far.writable().await.unwrap();
+            far.try_write(b"answer").unwrap();
+
+            let mut bytes = [0; 16];
+            let mut answer = ReadBuf::new(&mut bytes);
+            std::future::poll_fn(|cx| Pin::new(&mut io).poll_read(cx, &mut answer))
+                .await
+                .unwrap();
+            assert_eq!(answer.filled(), b"answer");
+            assert!(
+                trust.roots().is_ready(),
+                "a read did not wait for the roots"
+            );
+        });
+    }
+
+    #[test]
+    fn an_empty_root_store_trusts_no_certificate_in_rustls_words() {
+        let error = verifier(rustls::RootCertStore::empty()).unwrap_err();
+        assert_eq!(
+            error,
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+        );
+    }
+}
