@@ -751,6 +751,10 @@ impl ProxyFailure {
                 status: answer.as_ref().map(|(status, _)| *status),
                 answer: answer.map(|(_, line)| line),
             }
+        } else if text.contains("invalid peer certificate") && !text.contains("tunnel") {
+            // The tunnel was made: the certificate on its far end is the endpoint's, or a
+            // TLS-inspecting proxy's, whose CA AWS_CA_BUNDLE must name; not the proxy's address.
+            return error;
         } else if text.contains("tunnel") || error.is_io() {
             let cause = [
                 (

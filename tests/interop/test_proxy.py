@@ -86,3 +86,20 @@ def test_https_through_the_proxys_tunnel(moto, workdir, private_ca):  # noqa: F8
     # Through the tunnel, and through one only: the connection started while the credentials
     # resolved is the one the token call takes.
     assert proxy.log().count(f"CONNECT {LOOPBACK}:{https_moto.url.rsplit(':', 1)[1]}") == 1
+
+
+def test_an_untrusted_certificate_through_the_tunnel_is_the_endpoints_not_the_proxys(moto, workdir,
+                                                                                     private_ca):  # noqa: F811
+    """What a TLS-inspecting proxy looks like: the tunnel works, the certificate on its far end
+    is not trusted. The fix is AWS_CA_BUNDLE, not the proxy's address."""
+    https_moto = Recorder(moto.port, tls=(private_ca / "leaf.pem", private_ca / "leaf.key"))
+    proxy = start_tinyproxy(workdir, connect_port=https_moto.url.rsplit(":", 1)[1])
+    try:
+        result = run(https_moto.url, HTTPS_PROXY=proxy_url(proxy))
+    finally:
+        proxy.stop()
+        https_moto.close()
+    assert result.code == 1, result
+    assert "certificate" in result.stderr and "point AWS_CA_BUNDLE" in result.stderr, result
+    assert "could not reach the proxy" not in result.stderr and "check HTTPS_PROXY" not in result.stderr, result
+    assert not https_moto.exchanges, "no request got through the TLS handshake"
