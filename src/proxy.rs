@@ -689,6 +689,8 @@ enum FailureKind {
     },
     /// The proxy could not be reached, or the tunnel broke.
     Unreachable(String),
+    /// An https:// proxy's certificate failed the checks: rustls' words.
+    Untrusted(String),
 }
 
 impl fmt::Display for ProxyFailure {
@@ -704,6 +706,11 @@ impl fmt::Display for ProxyFailure {
             FailureKind::Unreachable(cause) => write!(
                 f,
                 "could not reach {} to connect to {}: {cause}",
+                self.proxy, self.target
+            ),
+            FailureKind::Untrusted(cause) => write!(
+                f,
+                "could not reach {} to connect to {}: its TLS certificate is not trusted ({cause})",
                 self.proxy, self.target
             ),
         }
@@ -730,6 +737,7 @@ impl ProxyFailure {
             FailureKind::Unreachable(_) => format!(
                 "check {variable}: is the proxy's address right and is it running? List the endpoint in NO_PROXY to go directly"
             ),
+            FailureKind::Untrusted(_) => "point AWS_CA_BUNDLE at the CA certificate that signed the proxy's, or add it to the system's store".into(),
         }
     }
 
@@ -751,10 +759,15 @@ impl ProxyFailure {
                 status: answer.as_ref().map(|(status, _)| *status),
                 answer: answer.map(|(_, line)| line),
             }
-        } else if text.contains("invalid peer certificate") && !text.contains("tunnel") {
-            // The tunnel was made: the certificate on its far end is the endpoint's, or a
-            // TLS-inspecting proxy's, whose CA AWS_CA_BUNDLE must name; not the proxy's address.
-            return error;
+        } else if let Some(at) = text.find("invalid peer certificate") {
+            if !text.contains("tunnel") {
+                // The tunnel was made: the certificate on its far end is the endpoint's, or a
+                // TLS-inspecting proxy's, whose CA AWS_CA_BUNDLE must name; not the proxy's
+                // address.
+                return error;
+            }
+            // The TLS to an https:// proxy, on the way to its tunnel.
+            FailureKind::Untrusted(text[at..].to_owned())
         } else if text.contains("tunnel") || error.is_io() {
             let cause = [
                 (
@@ -774,14 +787,17 @@ impl ProxyFailure {
         } else {
             return error;
         };
-        let refused = matches!(kind, FailureKind::Refused { .. });
+        // The proxy's answer, or its certificate: a retry would get the same.
+        let refused = matches!(
+            kind,
+            FailureKind::Refused { .. } | FailureKind::Untrusted(_)
+        );
         let failure = Box::new(Self {
             proxy,
             target,
             kind,
         });
         if refused {
-            // The proxy's answer: a retry would get the same.
             ConnectorError::other(failure, None)
         } else {
             ConnectorError::io(failure)

@@ -38,7 +38,7 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureSch
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::aws::find_source;
+use crate::aws::{error_chain, find_source};
 use crate::http::{Roots, Trust};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -357,7 +357,11 @@ impl<R: Resolve> Connect<R> {
                         tower_service::Service::call(&mut tunnel, destination.clone())
                             .await
                             .map_err(|error| {
-                                BoxError::from(format!("CONNECT tunnel failed: {error}"))
+                                // With its causes: an https:// proxy's certificate, say.
+                                BoxError::from(format!(
+                                    "CONNECT tunnel failed: {}",
+                                    error_chain(&error)
+                                ))
                             })?,
                     )
                 }

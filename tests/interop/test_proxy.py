@@ -1,6 +1,7 @@
-"""The provider through tinyproxy, a real HTTP proxy with basic auth: plain and CONNECT
-requests carry the user:password from the proxy variable, the proxy's own refusals are named as
-the proxy's, and the proxy's password never reaches stderr."""
+"""The provider through tinyproxy, a real HTTP proxy with basic auth (and behind stunnel, an
+https:// proxy): plain and CONNECT requests carry the user:password from the proxy variable, the
+proxy's own refusals and certificate are named as the proxy's, the endpoint's certificate as the
+endpoint's, and the proxy's password never reaches stderr."""
 
 import pytest
 
@@ -103,3 +104,46 @@ def test_an_untrusted_certificate_through_the_tunnel_is_the_endpoints_not_the_pr
     assert "certificate" in result.stderr and "point AWS_CA_BUNDLE" in result.stderr, result
     assert "could not reach the proxy" not in result.stderr and "check HTTPS_PROXY" not in result.stderr, result
     assert not https_moto.exchanges, "no request got through the TLS handshake"
+
+
+def start_stunnel(workdir, private_ca, upstream_port):  # noqa: F811
+    """TLS in front of a plain proxy, as an https:// proxy is often made: stunnel with the
+    private CA's certificate for 127.0.0.1."""
+    binary = require_tool("stunnel", "apt-get install -y stunnel4")
+    port = free_port()
+    config = workdir / f"stunnel-{port}.conf"
+    config.write_text("\n".join([
+        "foreground = yes", "pid =", "[proxy]", f"accept = {LOOPBACK}:{port}",
+        f"connect = {LOOPBACK}:{upstream_port}", f"cert = {private_ca / 'leaf.pem'}",
+        f"key = {private_ca / 'leaf.key'}", "",
+    ]))
+    return Server(f"stunnel-{port}", [binary, str(config)], port, tool_env(workdir), workdir)
+
+
+@pytest.fixture
+def https_moto_behind_https_proxy(moto, workdir, private_ca):  # noqa: F811
+    https_moto = Recorder(moto.port, tls=(private_ca / "leaf.pem", private_ca / "leaf.key"))
+    proxy = start_tinyproxy(workdir, connect_port=https_moto.url.rsplit(":", 1)[1])
+    tls_proxy = start_stunnel(workdir, private_ca, proxy.port)
+    yield https_moto, f"https://{USER}:{PASSWORD}@{LOOPBACK}:{tls_proxy.port}"
+    tls_proxy.stop()
+    proxy.stop()
+    https_moto.close()
+
+
+def test_an_https_proxy_tunnels_to_https_when_its_ca_is_trusted(https_moto_behind_https_proxy, private_ca):  # noqa: F811
+    https_moto, proxy = https_moto_behind_https_proxy
+    result = run(https_moto.url, HTTPS_PROXY=proxy, AWS_CA_BUNDLE=private_ca / "ca.pem")
+    host, _, password = result.only_auth()
+    assert host == aws.ecr_host() and password
+    assert https_moto.only("GetAuthorizationToken").scope.region == aws.REGION
+
+
+def test_an_https_proxys_untrusted_certificate_is_named_as_the_proxys(https_moto_behind_https_proxy):
+    https_moto, proxy = https_moto_behind_https_proxy
+    result = run(https_moto.url, HTTPS_PROXY=proxy)
+    assert result.code == 1, result
+    port = proxy.rsplit(":", 1)[1]
+    assert f"the proxy https://{LOOPBACK}:{port} from HTTPS_PROXY" in result.stderr, result
+    assert "its TLS certificate is not trusted" in result.stderr and "point AWS_CA_BUNDLE" in result.stderr, result
+    assert not https_moto.exchanges
