@@ -17,51 +17,53 @@ use tokio::sync::oneshot;
 pub type Work = Box<dyn FnOnce() + Send>;
 
 /// The result of one piece of work done ahead, for one `key` (the path it reads, say), taken
-/// once.
+/// once. The work is `compute(key)`, on a thread named `name` when it is not done ahead.
 pub struct Ahead<K, T> {
+    name: &'static str,
+    compute: fn(K) -> T,
     slot: Mutex<Option<(K, oneshot::Receiver<T>)>>,
 }
 
-impl<K: PartialEq, T: Send + 'static> Ahead<K, T> {
-    pub const fn new() -> Self {
+impl<K: Clone + PartialEq + Send + 'static, T: Send + 'static> Ahead<K, T> {
+    pub const fn new(name: &'static str, compute: fn(K) -> T) -> Self {
         Self {
+            name,
+            compute,
             slot: Mutex::new(None),
         }
     }
 
     /// The work that makes the result for `key`, for `in_turn`.
-    pub fn work(&self, key: K, work: impl FnOnce() -> T + Send + 'static) -> Work {
-        let (sender, receiver) = oneshot::channel();
+    pub fn work(&self, key: K) -> Work {
+        let (work, receiver) = self.job(key.clone());
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some((key, receiver));
         }
-        Box::new(move || {
-            let _ = sender.send(work());
-        })
+        work
     }
 
-    /// The result of the work done ahead for `key`, or else of `work` started now, on a
+    /// The result of the work done ahead for `key`, or else of that work started now, on a
     /// thread all the same so that a deadline can abandon it; `None` if no thread ran it to
     /// its end.
-    pub async fn result(
-        &self,
-        key: &K,
-        name: &str,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Option<T> {
+    pub async fn result(&self, key: &K) -> Option<T> {
         if let Some(receiver) = self.take(key)
             && let Ok(result) = receiver.await
         {
             return Some(result);
         }
-        let (sender, receiver) = oneshot::channel();
-        in_turn(
-            name,
-            vec![Box::new(move || {
-                let _ = sender.send(work());
-            })],
-        );
+        let (work, receiver) = self.job(key.clone());
+        in_turn(self.name, vec![work]);
         receiver.await.ok()
+    }
+
+    /// `compute(key)` as work, and where its result will come.
+    fn job(&self, key: K) -> (Work, oneshot::Receiver<T>) {
+        let (sender, receiver) = oneshot::channel();
+        let compute = self.compute;
+        let work = Box::new(move || {
+            let _ = sender.send(compute(key));
+        });
+        (work, receiver)
     }
 
     fn take(&self, key: &K) -> Option<oneshot::Receiver<T>> {
@@ -76,12 +78,6 @@ impl<K: PartialEq, T: Send + 'static> Ahead<K, T> {
     }
 }
 
-impl<K: PartialEq, T: Send + 'static> Default for Ahead<K, T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// Runs `works` one after the other, in the order they are listed, on a new thread named
 /// `name`. If no thread can be had, they are dropped unrun.
 pub fn in_turn(name: &str, works: Vec<Work>) {
@@ -92,6 +88,9 @@ pub fn in_turn(name: &str, works: Vec<Work>) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::thread::ThreadId;
+
     use super::*;
 
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -101,43 +100,69 @@ mod tests {
             .block_on(future)
     }
 
+    /// How many times `counted` ran: ahead or not, each run is counted.
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+
+    fn counted(key: &'static str) -> (&'static str, u32) {
+        (key, RUNS.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
     #[test]
-    fn the_work_done_ahead_answers_the_first_taker_with_its_key() {
-        let ahead: Ahead<&str, &str> = Ahead::new();
-        in_turn("test", vec![ahead.work("a", || "ahead")]);
-        assert_eq!(block_on(ahead.result(&"b", "test", || "now")), Some("now"));
-        assert_eq!(
-            block_on(ahead.result(&"a", "test", || "now")),
-            Some("ahead")
+    fn the_work_done_ahead_answers_the_first_taker_with_its_key_and_only_it() {
+        static AHEAD: Ahead<&str, (&str, u32)> = Ahead::new("test", counted);
+        let (sender, done) = std::sync::mpsc::channel();
+        in_turn(
+            "test",
+            vec![AHEAD.work("a"), Box::new(move || sender.send(()).unwrap())],
         );
+        done.recv().unwrap();
+        let before = RUNS.load(Ordering::SeqCst);
+        assert_eq!(block_on(AHEAD.result(&"b")).map(|(key, _)| key), Some("b"));
         assert_eq!(
-            block_on(ahead.result(&"a", "test", || "now")),
-            Some("now"),
-            "taken once"
+            RUNS.load(Ordering::SeqCst),
+            before + 1,
+            "another key runs now"
         );
+        assert_eq!(block_on(AHEAD.result(&"a")).map(|(key, _)| key), Some("a"));
+        assert_eq!(
+            RUNS.load(Ordering::SeqCst),
+            before + 1,
+            "taken, not run again"
+        );
+        block_on(AHEAD.result(&"a"));
+        assert_eq!(RUNS.load(Ordering::SeqCst), before + 2, "taken once");
     }
 
     #[test]
     fn works_run_in_turn_on_one_thread() {
-        let first: Ahead<(), std::thread::ThreadId> = Ahead::new();
-        let second: Ahead<(), std::thread::ThreadId> = Ahead::new();
-        let id = || std::thread::current().id();
-        in_turn("test", vec![first.work((), id), second.work((), id)]);
-        let first = block_on(first.result(&(), "test", id));
-        assert_eq!(first, block_on(second.result(&(), "test", id)));
-        assert_ne!(first, Some(id()));
+        fn id((): ()) -> ThreadId {
+            std::thread::current().id()
+        }
+        static FIRST: Ahead<(), ThreadId> = Ahead::new("test", id);
+        static SECOND: Ahead<(), ThreadId> = Ahead::new("test", id);
+        in_turn("test", vec![FIRST.work(()), SECOND.work(())]);
+        let first = block_on(FIRST.result(&()));
+        assert_eq!(first, block_on(SECOND.result(&())));
+        assert_ne!(first, Some(id(())));
     }
 
     #[test]
-    fn without_work_ahead_the_work_runs_now() {
-        let ahead: Ahead<(), u32> = Ahead::default();
-        assert_eq!(block_on(ahead.result(&(), "test", || 7)), Some(7));
+    fn without_work_ahead_the_work_runs_now_on_a_thread() {
+        fn id((): ()) -> ThreadId {
+            std::thread::current().id()
+        }
+        static AHEAD: Ahead<(), ThreadId> = Ahead::new("test", id);
+        let ran_on = block_on(AHEAD.result(&()));
+        assert!(ran_on.is_some() && ran_on != Some(id(())));
     }
 
     #[test]
     fn work_that_never_ran_is_done_by_its_taker() {
-        let ahead: Ahead<(), u32> = Ahead::new();
-        drop(ahead.work((), || 1));
-        assert_eq!(block_on(ahead.result(&(), "test", || 7)), Some(7));
+        fn seven((): ()) -> u32 {
+            7
+        }
+        static AHEAD: Ahead<(), u32> = Ahead::new("test", seven);
+        drop(AHEAD.work(()));
+        assert_eq!(block_on(AHEAD.result(&())), Some(7));
     }
 }

@@ -112,7 +112,7 @@ fn start_reading_ahead(cli: &cli::Cli) {
         ahead::in_turn("files", files);
     }
     if matches!(cli.command, Command::Provide) {
-        let stdin = STDIN.work((), read_all_stdin);
+        let stdin = STDIN.work(());
         ahead::in_turn("stdin", vec![stdin, Box::new(image::compile_patterns)]);
     }
     if calls_aws && !aws::endpoint_is_plain_http() {
@@ -440,18 +440,18 @@ fn read_token(path: &str) -> Result<Secret, Error> {
 }
 
 /// stdin, read ahead from the start of a `provide` run (see `ahead`).
-static STDIN: Ahead<(), std::io::Result<Vec<u8>>> = Ahead::new();
+static STDIN: Ahead<(), std::io::Result<Vec<u8>>> = Ahead::new("stdin", read_all_stdin);
 
 /// Reads stdin on a thread of its own, so the deadline still holds if the writer never closes it.
 pub(crate) async fn read_stdin() -> Result<Vec<u8>, Error> {
     STDIN
-        .result(&(), "stdin", read_all_stdin)
+        .result(&())
         .await
         .unwrap_or_else(|| Err(std::io::Error::other("the reader thread stopped")))
         .map_err(Error::ReadStdin)
 }
 
-fn read_all_stdin() -> std::io::Result<Vec<u8>> {
+fn read_all_stdin((): ()) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     let limit = u64::try_from(MAX_REQUEST_BYTES + 1).unwrap_or(u64::MAX);
     std::io::stdin()

@@ -282,28 +282,26 @@ fn profile_token_files(text: &str) -> Vec<NamedFile> {
 }
 
 /// The outcome of `check_sdk_files`, started ahead (see `ahead`).
-static SDK_FILES: Ahead<(), Result<(), FileError>> = Ahead::new();
+static SDK_FILES: Ahead<(), Result<(), FileError>> =
+    Ahead::new("sdk-files", check_environment_files);
 
 /// `check_sdk_files`'s work, to do ahead in a run that will call AWS.
 pub fn check_sdk_files_ahead() -> Work {
-    SDK_FILES.work((), check_environment_files)
+    SDK_FILES.work(())
 }
 
 /// Checks every file the SDK will read, before the SDK opens any of them, on a thread the
 /// run's deadline can abandon. Token files are read here too: their tokens are secrets the
 /// process then knows, and scrubs.
 pub async fn check_sdk_files() -> Result<(), FileError> {
-    SDK_FILES
-        .result(&(), "sdk-files", check_environment_files)
-        .await
-        .unwrap_or_else(|| {
-            Err(FileError::Lost {
-                file: Shown("the files the AWS SDK reads".into()),
-            })
+    SDK_FILES.result(&()).await.unwrap_or_else(|| {
+        Err(FileError::Lost {
+            file: Shown("the files the AWS SDK reads".into()),
         })
+    })
 }
 
-fn check_environment_files() -> Result<(), FileError> {
+fn check_environment_files((): ()) -> Result<(), FileError> {
     check_files(|key| std::env::var(key).ok())
 }
 

@@ -89,17 +89,14 @@ impl Trust {
     pub async fn load(ca_bundle: Option<&Path>) -> Result<Self, TlsError> {
         let bundle = match ca_bundle {
             None => Vec::new(),
-            Some(path) => {
-                let owned = path.to_owned();
-                CA_BUNDLE
-                    .result(&path.to_owned(), "ca-bundle", move || read_ca_bundle(owned))
-                    .await
-                    .unwrap_or_else(|| {
-                        Err(TlsError::File(FileError::Lost {
-                            file: ca_bundle_file(path.to_owned()).shown(),
-                        }))
-                    })?
-            }
+            Some(path) => CA_BUNDLE
+                .result(&path.to_owned())
+                .await
+                .unwrap_or_else(|| {
+                    Err(TlsError::File(FileError::Lost {
+                        file: ca_bundle_file(path.to_owned()).shown(),
+                    }))
+                })?,
         };
         let roots = Arc::new(Roots {
             bundle,
@@ -188,12 +185,12 @@ impl Trust {
 }
 
 /// `AWS_CA_BUNDLE`'s certificates, read ahead from the start of a run (see `ahead`).
-static CA_BUNDLE: Ahead<PathBuf, Result<Vec<Vec<u8>>, TlsError>> = Ahead::new();
+static CA_BUNDLE: Ahead<PathBuf, Result<Vec<Vec<u8>>, TlsError>> =
+    Ahead::new("ca-bundle", read_ca_bundle);
 
 /// The work that reads the bundle at `path` ahead, for `Trust::load`.
 pub fn read_ca_bundle_ahead(path: &Path) -> Work {
-    let owned = path.to_owned();
-    CA_BUNDLE.work(path.to_owned(), move || read_ca_bundle(owned))
+    CA_BUNDLE.work(path.to_owned())
 }
 
 fn ca_bundle_file(path: PathBuf) -> NamedFile {
