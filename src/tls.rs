@@ -207,20 +207,9 @@ impl HttpConnector for HttpsConnector {
                 return HttpConnectorFuture::ready(Err(ConnectorError::user(error.into())));
             }
         };
-        let response = self.send.send(request);
-        let read_timeout = self.read_timeout;
+        let response = within("HTTP read", self.read_timeout, self.send.send(request));
         HttpConnectorFuture::new(async move {
-            let response = match read_timeout {
-                Some(duration) => match tokio::time::timeout(duration, response).await {
-                    Ok(response) => response,
-                    Err(_) => Err(Box::new(TimeoutError {
-                        kind: "HTTP read",
-                        duration,
-                    }) as BoxError),
-                },
-                None => response.await,
-            };
-            let response = response.map_err(sort_error)?;
+            let response = response.await.map_err(sort_error)?;
             HttpResponse::try_from(response)
                 .map_err(|error| ConnectorError::other(error.into(), None))
         })
@@ -256,6 +245,20 @@ fn sort_error(error: BoxError) -> ConnectorError {
         return ConnectorError::io(error);
     }
     ConnectorError::other(error, None)
+}
+
+/// `work`, failed with a `TimeoutError` of `kind` if it takes longer than `limit`.
+async fn within<T>(
+    kind: &'static str,
+    limit: Option<Duration>,
+    work: impl Future<Output = Result<T, BoxError>>,
+) -> Result<T, BoxError> {
+    let Some(duration) = limit else {
+        return work.await;
+    };
+    tokio::time::timeout(duration, work)
+        .await
+        .unwrap_or_else(|_| Err(Box::new(TimeoutError { kind, duration }) as BoxError))
 }
 
 /// "HTTP connect timeout occurred after 5s", with `TimedOutError` as its source: the SDK's
@@ -330,15 +333,10 @@ impl<R: Resolve> Connect<R> {
         let tcp = self.tcp.clone();
         let trust = self.trust.clone();
         let proxy = self.proxy.clone();
-        let timeout = self.timeout;
         let connecting = async move {
-            let to_proxy = ToProxy {
-                tcp,
-                trust: trust.clone(),
-            };
             let stream: Box<dyn Io> = match proxy {
                 None => {
-                    let mut tcp = to_proxy.tcp;
+                    let mut tcp = tcp;
                     Box::new(
                         tower_service::Service::call(&mut tcp, destination.clone())
                             .await
@@ -346,6 +344,10 @@ impl<R: Resolve> Connect<R> {
                     )
                 }
                 Some(proxy) => {
+                    let to_proxy = ToProxy {
+                        tcp,
+                        trust: trust.clone(),
+                    };
                     let mut tunnel = Tunnel::new(proxy.uri, to_proxy);
                     if let Some(auth) = proxy
                         .basic_auth
@@ -371,19 +373,7 @@ impl<R: Resolve> Connect<R> {
                 io: TokioIo::new(tls),
             })
         };
-        match timeout {
-            None => Box::pin(connecting),
-            Some(duration) => Box::pin(async move {
-                tokio::time::timeout(duration, connecting)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Box::new(TimeoutError {
-                            kind: "HTTP connect",
-                            duration,
-                        }) as BoxError)
-                    })
-            }),
-        }
+        Box::pin(within("HTTP connect", self.timeout, connecting))
     }
 }
 
