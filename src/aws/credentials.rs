@@ -80,19 +80,20 @@ async fn missing_profile() -> Result<(), AwsError> {
     }
 }
 
-/// The keys in the environment, as the default chain's first provider reads them.
-pub(super) async fn from_environment() -> Option<Credentials> {
+/// The keys in the environment, as the default chain's first provider reads them. It reads
+/// variables only: its answer is there at the first poll, which needs no runtime.
+pub(super) fn from_environment() -> Option<Credentials> {
     use aws_config::environment::EnvironmentVariableCredentialsProvider;
-    EnvironmentVariableCredentialsProvider::new()
-        .provide_credentials()
-        .await
-        .ok()
-}
-
-/// Whether `from_environment` would find keys: an access key and a secret key, not blank.
-pub(super) fn keys_in_environment() -> bool {
-    let set = |key| std::env::var(key).is_ok_and(|value| !value.trim().is_empty());
-    set("AWS_ACCESS_KEY_ID") && (set("AWS_SECRET_ACCESS_KEY") || set("SECRET_ACCESS_KEY"))
+    use std::task::{Context, Poll, Waker};
+    let provider = EnvironmentVariableCredentialsProvider::new();
+    let mut answer = std::pin::pin!(provider.provide_credentials());
+    match answer
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(credentials) => credentials.ok(),
+        Poll::Pending => None,
+    }
 }
 
 /// The SDK's default chain, as configured in `sdk`.

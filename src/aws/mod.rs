@@ -148,7 +148,7 @@ impl Session {
             progress.step("looking up the default AWS region");
         }
         if web_identity.is_none()
-            && let Some(credentials) = credentials::from_environment().await
+            && let Some(credentials) = credentials::from_environment()
         {
             // The default chain tries the environment first, and building the rest of it costs
             // a tenth of a run's CPU (an STS client for web identity among them): only when
@@ -321,7 +321,7 @@ async fn ecr_endpoint(
 /// (for web identity) whenever the environment has no keys.
 pub fn load_endpoint_rules() {
     drop(aws_sdk_ecr::config::endpoint::DefaultResolver::new());
-    if !credentials::keys_in_environment() {
+    if credentials::from_environment().is_none() {
         drop(aws_sdk_sts::config::endpoint::DefaultResolver::new());
     }
 }
