@@ -73,14 +73,19 @@ def test_a_connect_the_proxy_refuses_is_named_with_its_status(workdir):
             f"{LOOPBACK}:{closed}: it answered CONNECT with 403" in result.stderr), result
 
 
-def test_https_through_the_proxys_tunnel(moto, workdir, private_ca):  # noqa: F811
+@pytest.fixture
+def https_moto_behind_tinyproxy(moto, workdir, private_ca):  # noqa: F811
+    """moto over HTTPS (the private CA's certificate), reachable through tinyproxy's tunnel."""
     https_moto = Recorder(moto.port, tls=(private_ca / "leaf.pem", private_ca / "leaf.key"))
     proxy = start_tinyproxy(workdir, connect_port=https_moto.url.rsplit(":", 1)[1])
-    try:
-        result = run(https_moto.url, HTTPS_PROXY=proxy_url(proxy), AWS_CA_BUNDLE=private_ca / "ca.pem")
-    finally:
-        proxy.stop()
-        https_moto.close()
+    yield https_moto, proxy
+    proxy.stop()
+    https_moto.close()
+
+
+def test_https_through_the_proxys_tunnel(https_moto_behind_tinyproxy, private_ca):  # noqa: F811
+    https_moto, proxy = https_moto_behind_tinyproxy
+    result = run(https_moto.url, HTTPS_PROXY=proxy_url(proxy), AWS_CA_BUNDLE=private_ca / "ca.pem")
     host, _, password = result.only_auth()
     assert host == aws.ecr_host() and password
     assert https_moto.only("GetAuthorizationToken").scope.region == aws.REGION
@@ -89,17 +94,11 @@ def test_https_through_the_proxys_tunnel(moto, workdir, private_ca):  # noqa: F8
     assert proxy.log().count(f"CONNECT {LOOPBACK}:{https_moto.url.rsplit(':', 1)[1]}") == 1
 
 
-def test_an_untrusted_certificate_through_the_tunnel_is_the_endpoints_not_the_proxys(moto, workdir,
-                                                                                     private_ca):  # noqa: F811
+def test_an_untrusted_certificate_through_the_tunnel_is_the_endpoints_not_the_proxys(https_moto_behind_tinyproxy):
     """What a TLS-inspecting proxy looks like: the tunnel works, the certificate on its far end
     is not trusted. The fix is AWS_CA_BUNDLE, not the proxy's address."""
-    https_moto = Recorder(moto.port, tls=(private_ca / "leaf.pem", private_ca / "leaf.key"))
-    proxy = start_tinyproxy(workdir, connect_port=https_moto.url.rsplit(":", 1)[1])
-    try:
-        result = run(https_moto.url, HTTPS_PROXY=proxy_url(proxy))
-    finally:
-        proxy.stop()
-        https_moto.close()
+    https_moto, proxy = https_moto_behind_tinyproxy
+    result = run(https_moto.url, HTTPS_PROXY=proxy_url(proxy))
     assert result.code == 1, result
     assert "certificate" in result.stderr and "point AWS_CA_BUNDLE" in result.stderr, result
     assert "could not reach the proxy" not in result.stderr and "check HTTPS_PROXY" not in result.stderr, result
@@ -121,14 +120,12 @@ def start_stunnel(workdir, private_ca, upstream_port):  # noqa: F811
 
 
 @pytest.fixture
-def https_moto_behind_https_proxy(moto, workdir, private_ca):  # noqa: F811
-    https_moto = Recorder(moto.port, tls=(private_ca / "leaf.pem", private_ca / "leaf.key"))
-    proxy = start_tinyproxy(workdir, connect_port=https_moto.url.rsplit(":", 1)[1])
+def https_moto_behind_https_proxy(https_moto_behind_tinyproxy, workdir, private_ca):  # noqa: F811
+    """The same, with stunnel in front of tinyproxy: an https:// proxy URL."""
+    https_moto, proxy = https_moto_behind_tinyproxy
     tls_proxy = start_stunnel(workdir, private_ca, proxy.port)
     yield https_moto, f"https://{USER}:{PASSWORD}@{LOOPBACK}:{tls_proxy.port}"
     tls_proxy.stop()
-    proxy.stop()
-    https_moto.close()
 
 
 def test_an_https_proxy_tunnels_to_https_when_its_ca_is_trusted(https_moto_behind_https_proxy, private_ca):  # noqa: F811
