@@ -40,6 +40,9 @@ pub const ROLE_SESSION_NAME: &str = "ecr-credential-provider";
 pub struct Settings {
     /// Each attempt of a call gives up after this; the run's deadline bounds the whole.
     pub attempt_timeout: Duration,
+    /// When the run gives up. A wait that is not an AWS call (the token cache's lock) stops
+    /// well before it, so the call still has time.
+    pub deadline: tokio::time::Instant,
     pub trust: Trust,
     pub proxies: Proxies,
 }
