@@ -111,7 +111,6 @@ impl Session {
         progress: &Progress,
     ) -> Result<Self, AwsError> {
         progress.step("checking the files the AWS SDK reads");
-        crate::sanitize::remember_environment_secrets(|key| std::env::var(key).ok());
         crate::files::check_sdk_files().await?;
         progress.step("loading the AWS configuration");
         let timeouts = TimeoutConfig::builder()
