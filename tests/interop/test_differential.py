@@ -426,6 +426,16 @@ def test_upstream_and_ours_agree_or_the_difference_is_allowlisted(case, moto, ca
     assert found == listed, report
 
 
+def test_upstreams_calls_reach_the_stand_in(moto, ca, workdir):
+    """The comparison means something only if upstream talks to the stand-in: its token call is
+    recorded, signed with the node's keys for the host's region, and its answer is moto's."""
+    upstream = run_binary(peers.upstream(), CASES[0], moto, ca, workdir, ours=False)
+    assert upstream.exit == 0, upstream
+    assert upstream.calls == [["ecr", "GetAuthorizationToken", "eu-west-1", "node", ""]], upstream
+    assert upstream.stdout["auth"] == {ecr("eu-west-1"): {"username": "AWS", "password": f"{ACCOUNT}-auth-token"}}
+    assert upstream.connects == []
+
+
 def test_every_allowlist_entry_names_a_case_and_a_reason():
     data, entries = allowlist()
     ids = {case.id for case in CASES}
