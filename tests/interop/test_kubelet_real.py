@@ -112,7 +112,7 @@ def test_a_private_ecr_image_is_cached_per_registry_for_half_the_tokens_life(bin
         assert lookup["errors"] == []
     entry = only_entry(second)
     assert (entry["key"], entry["serviceAccount"], entry["registries"]) == (HOST, None, [HOST]), entry
-    assert abs(entry["seconds"] - SIX_HOURS) <= 5, entry
+    assert abs(entry["seconds"] - SIX_HOURS) <= 30, entry
     assert [call[1] for call in seen] == ["GetAuthorizationToken"], f"{name}: one exec for both images"
 
 
@@ -144,7 +144,7 @@ def test_an_expired_token_is_cached_for_default_cache_duration_from_upstream_and
     if name == "ours":
         assert lookup["cache"] == [], lookup
     else:
-        assert abs(only_entry(lookup)["seconds"] - TWELVE_HOURS) <= 5, lookup
+        assert abs(only_entry(lookup)["seconds"] - TWELVE_HOURS) <= 30, lookup
 
 
 def test_a_failed_exec_is_logged_with_the_providers_stderr_and_nothing_is_kept(binary, moto, tmp_path):
