@@ -1,8 +1,11 @@
-//! The shared token cache, opt-in (`--cache-dir=DIR`, `ECR_CREDENTIAL_PROVIDER_CACHE_DIR`):
-//! every exec on a node for one registry and identity shares one GetAuthorizationToken.
+//! The shared token cache, opt-in for the kubelet (`--cache-dir=DIR`,
+//! `ECR_CREDENTIAL_PROVIDER_CACHE_DIR`) and on by default for the Docker helper (see
+//! `docker_helper`): every exec on a node for one registry and identity shares one
+//! GetAuthorizationToken.
 //!
 //! One JSON file per key (service, registry, region, endpoint, identity), named by the key's
-//! SHA-256, 0600, written atomically (temporary file, then rename). A miss is filled under an
+//! SHA-256, 0600, written atomically (temporary file, then rename); it records the registry
+//! host too, for the Docker helper's `list`, never the identity. A miss is filled under an
 //! exclusive lock, so N concurrent execs make one call. An entry is served while more than half
 //! its life (and at least an hour) is left; after that the first exec to get the lock refreshes
 //! it while the others keep answering from it. When the refresh fails and the entry still has
