@@ -2,7 +2,7 @@
 
 moto does not say which region a request was signed for, nor what form it was sent: this keeps,
 for each request, its Authorization header (the SigV4 scope), its body and moto's answer, then
-passes the answer back unchanged.
+passes the answer back, unchanged unless a test asks for a rewrite.
 """
 
 import http.client
@@ -53,9 +53,12 @@ class Exchange:
 
 
 class Recorder:
-    def __init__(self, upstream_port, tls=None):
-        """`tls`: (certificate file, key file) to serve HTTPS instead of HTTP."""
+    def __init__(self, upstream_port, tls=None, rewrite=None):
+        """`tls`: (certificate file, key file) to serve HTTPS instead of HTTP. `rewrite`: a
+        function of (exchange, answer bytes) giving the bytes passed back instead, for what the
+        upstream cannot say itself; the exchange keeps the upstream's own answer."""
         self.upstream_port = upstream_port
+        self.rewrite = rewrite
         self.exchanges = []
         self._lock = threading.Lock()
         self._server = http.server.ThreadingHTTPServer((LOOPBACK, 0), self._handler())
@@ -115,6 +118,8 @@ class Recorder:
                 finally:
                     upstream.close()
                 exchange.answer = payload.decode(errors="replace")
+                if recorder.rewrite:
+                    payload = recorder.rewrite(exchange, payload)
                 self.send_response(exchange.status)
                 for name, value in headers:
                     if name.lower() not in _HOP_BY_HOP:
