@@ -45,7 +45,8 @@ pub const NAME: &str = "docker-credential-ecr-login";
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
 pub const MISSING_SERVER_URL: &str = "no credentials server URL";
 pub const MISSING_USERNAME: &str = "no credentials username";
-/// amazon-ecr-credential-helper's answer to `store` and `erase`: ECR tokens are never stored.
+/// amazon-ecr-credential-helper's answer to `store` and `erase`: credentials docker hands over
+/// are never kept (ECR tokens are fetched, and cached, by the helper itself).
 pub const NOT_IMPLEMENTED: &str = "not implemented";
 /// amazon-ecr-credential-helper's switch that makes `store` and `erase` succeed, doing nothing,
 /// so `docker login`/`logout` work with `"credsStore": "ecr-login"`.
@@ -507,7 +508,7 @@ fn not_stored(action: &str, ignore_storage: bool) -> Reply {
         return Reply::Done(String::new());
     }
     warn!(
-        "{action}: ECR tokens are fetched when needed and never stored, so docker login and logout are not needed; set {IGNORE_STORAGE_ENV}=true to have them succeed doing nothing"
+        "{action}: the helper fetches ECR tokens itself and keeps no credentials docker hands it, so docker login and logout are not needed; set {IGNORE_STORAGE_ENV}=true to have them succeed doing nothing"
     );
     Reply::Refused(NOT_IMPLEMENTED.into())
 }
