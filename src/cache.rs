@@ -1,8 +1,11 @@
-//! The shared token cache, opt-in (`--cache-dir=DIR`, `ECR_CREDENTIAL_PROVIDER_CACHE_DIR`):
-//! every exec on a node for one registry and identity shares one GetAuthorizationToken.
+//! The shared token cache, opt-in for the kubelet (`--cache-dir=DIR`,
+//! `ECR_CREDENTIAL_PROVIDER_CACHE_DIR`) and on by default for the Docker helper (see
+//! `docker_helper`): every exec on a node for one registry and identity shares one
+//! GetAuthorizationToken.
 //!
 //! One JSON file per key (service, registry, region, endpoint, identity), named by the key's
-//! SHA-256, 0600, written atomically (temporary file, then rename). A miss is filled under an
+//! SHA-256, 0600, written atomically (temporary file, then rename); it records the registry
+//! host too, for the Docker helper's `list`, never the identity. A miss is filled under an
 //! exclusive lock, so N concurrent execs make one call. An entry is served while more than half
 //! its life (and at least an hour) is left; after that the first exec to get the lock refreshes
 //! it while the others keep answering from it. When the refresh fails and the entry still has
@@ -48,10 +51,12 @@ const LOCK_FILES: usize = 16;
 /// A key's hash in hex: entry and temporary file names are made of it.
 const KEY_HEX_LEN: usize = 64;
 
-/// What an entry is keyed by. Hashed, never stored or shown.
+/// What an entry is keyed by. Hashed; of the parts, only the registry is also stored in the
+/// entry (for the Docker helper's `list`), never the identity.
 #[derive(Debug)]
 pub struct KeyParts<'a> {
     pub service: &'a str,
+    /// The registry host, as the image or server URL spells it.
     pub registry: &'a str,
     pub region: &'a str,
     /// The endpoint settings that decide where the call goes (override URL, FIPS, dual-stack).
@@ -68,7 +73,12 @@ pub struct KeyParts<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key(String);
+pub struct Key {
+    /// The SHA-256 of the parts, in hex: the entry's name.
+    hash: String,
+    /// The registry host, stored in the entry.
+    registry: String,
+}
 
 impl Key {
     pub fn new(parts: &KeyParts<'_>) -> Self {
@@ -90,11 +100,14 @@ impl Key {
             let _ = write!(hex, "{byte:02x}");
             hex
         });
-        Self(hex)
+        Self {
+            hash: hex,
+            registry: parts.registry.to_owned(),
+        }
     }
 
     fn file_name(&self) -> String {
-        format!("{}.json", self.0)
+        format!("{}.json", self.hash)
     }
 
     /// A temporary file for the next entry, unique to this exec and instant.
@@ -103,11 +116,11 @@ impl Key {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .subsec_nanos();
-        format!(".{}.{}.{nanos}.tmp", self.0, std::process::id())
+        format!(".{}.{}.{nanos}.tmp", self.hash, std::process::id())
     }
 
     fn lock_name(&self) -> String {
-        let bucket = usize::from_str_radix(&self.0[..2], 16).unwrap_or(0) % LOCK_FILES;
+        let bucket = usize::from_str_radix(&self.hash[..2], 16).unwrap_or(0) % LOCK_FILES;
         format!("lock-{bucket:x}")
     }
 }
@@ -139,6 +152,10 @@ fn is_prunable_name(name: &str) -> bool {
 struct Stored {
     version: u32,
     key: String,
+    /// The registry host the token is for. Entries written before it was stored lack it: they
+    /// still answer, and are only left out of `registries`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    registry: Option<String>,
     token: String,
     expires_at: u64,
     fetched_at: u64,
@@ -343,14 +360,42 @@ impl Cache {
     }
 
     fn read_entry(&self, key: &Key) -> Result<Cached, Unusable> {
+        self.load(&key.hash).map(|(cached, _)| cached)
+    }
+
+    /// Every registry an entry of ours names, with its token, whatever the token's freshness
+    /// (amazon-ecr-credential-helper's `list` does not judge it either). Entries written before
+    /// the registry was stored, and anything that is not a whole entry of ours, are left out.
+    pub fn registries(&self) -> Vec<(String, Secret)> {
+        let Ok(names) = self.dir.names() else {
+            return Vec::new();
+        };
+        let mut registries: Vec<(String, Secret)> = names
+            .iter()
+            .filter_map(|name| name.strip_suffix(".json").filter(|hex| is_key_hex(hex)))
+            .filter_map(|hex| match self.load(hex) {
+                Ok((cached, Some(registry))) => Some((registry, cached.token)),
+                Ok((_, None)) => None,
+                Err(why) => {
+                    debug!(entry = %hex, why = %why, "token cache entry not listed");
+                    None
+                }
+            })
+            .collect();
+        registries.sort_by(|a, b| a.0.cmp(&b.0));
+        registries
+    }
+
+    /// The entry named by the key's hash `hex`, with the registry it names.
+    fn load(&self, hex: &str) -> Result<(Cached, Option<String>), Unusable> {
         let mut text = String::new();
         self.dir
-            .open_entry(&key.file_name())?
+            .open_entry(&format!("{hex}.json"))?
             .take(MAX_ENTRY_BYTES)
             .read_to_string(&mut text)?;
         let stored: Stored =
             serde_json::from_str(&text).map_err(|_| Unusable::Corrupt("not an entry"))?;
-        if stored.version != VERSION || stored.key != key.0 {
+        if stored.version != VERSION || stored.key != hex {
             return Err(Unusable::Foreign("another version or key"));
         }
         let token = Secret::new(stored.token);
@@ -362,11 +407,12 @@ impl Cache {
                 .checked_add(Duration::from_secs(secs))
                 .ok_or(Unusable::Corrupt("a time out of range"))
         };
-        Ok(Cached {
+        let cached = Cached {
             token,
             expires_at: time(stored.expires_at)?,
             fetched_at: time(stored.fetched_at)?,
-        })
+        };
+        Ok((cached, stored.registry))
     }
 
     /// Writes the entry atomically: a private temporary file, renamed over the old entry.
@@ -380,7 +426,8 @@ impl Cache {
         let secs = |at: SystemTime| at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let stored = Stored {
             version: VERSION,
-            key: key.0.clone(),
+            key: key.hash.clone(),
+            registry: Some(key.registry.clone()),
             token: token.expose().to_owned(),
             expires_at: secs(expires_at),
             fetched_at: secs(now),
@@ -1293,17 +1340,17 @@ mod tests {
         let ours = [
             one.file_name(),
             one.temporary_name(at(Duration::ZERO)),
-            format!(".{}.1.0.tmp", one.0),
+            format!(".{}.1.0.tmp", one.hash),
         ];
         let theirs = [
             "daemon.json".to_owned(),
             "keep.tmp".to_owned(),
-            format!("{}.json", &one.0[..63]),
-            format!("{}0.json", one.0),
-            format!("{}.JSON", one.0),
-            format!(".{}.1.x.tmp", one.0),
-            format!(".{}.1.0.0.tmp", one.0),
-            format!("{}.1.0.tmp", one.0),
+            format!("{}.json", &one.hash[..63]),
+            format!("{}0.json", one.hash),
+            format!("{}.JSON", one.hash),
+            format!(".{}.1.x.tmp", one.hash),
+            format!(".{}.1.0.0.tmp", one.hash),
+            format!("{}.1.0.tmp", one.hash),
             "lock-0.json".to_owned(),
             ".probe-1".to_owned(),
         ];
@@ -1358,5 +1405,63 @@ mod tests {
         ] {
             assert!(!is_prunable_name(name), "{name}");
         }
+    }
+    /// Issue 22: the Docker helper's `list` names the registries the cache holds tokens for.
+    /// Entries written before the registry was stored keep answering; they are only not listed.
+    #[test]
+    fn entries_name_their_registry_and_older_entries_still_answer() {
+        let dir = Dir::new("registries");
+        let cache = Cache::open(&dir.0).unwrap();
+        let (one, two) = (key("AKIAEXAMPLE1"), key("AKIAEXAMPLE2"));
+        for (key, password) in [(&one, "one"), (&two, "two")] {
+            run(&cache, key, at(Duration::ZERO), Ok((password, 12 * HOUR)))
+                .0
+                .unwrap();
+        }
+        let host = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+        let text = fs::read_to_string(dir.0.join(one.file_name())).unwrap();
+        assert!(text.contains(&format!("\"registry\":\"{host}\"")), "{text}");
+        assert!(!text.contains("AKIA"), "{text}");
+        let listed = |cache: &Cache| -> Vec<(String, String)> {
+            cache
+                .registries()
+                .into_iter()
+                .map(|(registry, token)| {
+                    (
+                        registry,
+                        token::decode(&token).unwrap().password.expose().to_owned(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            listed(&cache),
+            [
+                (host.to_owned(), "one".to_owned()),
+                (host.to_owned(), "two".to_owned())
+            ]
+        );
+
+        // An entry as written before: no registry.
+        let mut older: serde_json::Value = serde_json::from_str(&text).unwrap();
+        older.as_object_mut().unwrap().remove("registry");
+        fs::write(dir.0.join(one.file_name()), older.to_string()).unwrap();
+        let (answer, called) = run(&cache, &one, at(HOUR), Err("must not be called"));
+        assert!(!called, "an older entry was a miss");
+        assert_eq!(password(&answer.unwrap()), "one");
+        assert_eq!(listed(&cache), [(host.to_owned(), "two".to_owned())]);
+
+        // Whatever else is in the directory is neither listed nor an error.
+        fs::write(
+            dir.0.join("cache.json"),
+            r#"{"Registries":{},"Version":"1.0"}"#,
+        )
+        .unwrap();
+        fs::write(
+            dir.0.join(format!("{}.json", "0".repeat(KEY_HEX_LEN))),
+            text,
+        )
+        .unwrap();
+        assert_eq!(listed(&cache), [(host.to_owned(), "two".to_owned())]);
     }
 }

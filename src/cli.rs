@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::cache::CACHE_DIR_ENV;
 use crate::deadline::{DEFAULT_TIMEOUT, TIMEOUT_ENV};
+use crate::docker_helper::{DISABLE_CACHE_ENV, ECR_LOGIN_CACHE_DIR_ENV, IGNORE_STORAGE_ENV};
 use crate::duration;
 use crate::error::Error;
 use crate::output::PROGRAM;
@@ -733,6 +734,47 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ),
 ];
 
+/// The binary under the Docker helper's name: one line of the overview, a section of the man
+/// page (the README says the rest).
+const HELPER_USAGE: (&str, &str) = (
+    "docker-credential-ecr-login ACTION",
+    "Docker credential helper (a link)",
+);
+
+const HELPER_ABOUT: &str = "\
+Run under the name docker-credential-ecr-login (a symbolic link or a copy), the
+binary is the Docker credential helper that amazon-ecr-credential-helper
+installs under that name, for docker, podman, skopeo, buildah and nerdctl. It
+takes one ACTION and no flags (settings come from the environment): get reads a
+server URL on stdin and prints the credentials for it, for ECR hosts only; list
+prints the registries the token cache holds tokens for, after asking for the
+caller's own and ECR Public's; store and erase answer \"not implemented\" unless
+AWS_ECR_IGNORE_CREDS_STORAGE is true; version. As amazon-ecr-credential-helper,
+it caches tokens by default: in ECR_CREDENTIAL_PROVIDER_CACHE_DIR when set, else
+nowhere when AWS_ECR_DISABLE_CACHE is not empty, else in AWS_ECR_CACHE_DIR,
+else in ~/.ecr. The cache touches only its own files there.";
+
+/// amazon-ecr-credential-helper's variables, which the Docker helper honours: in full in the
+/// man page, as one row in the overview.
+const HELPER_ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        ECR_LOGIN_CACHE_DIR_ENV,
+        "the Docker helper's token cache when ECR_CREDENTIAL_PROVIDER_CACHE_DIR is unset (default ~/.ecr; a leading ~ is the home directory)",
+    ),
+    (
+        DISABLE_CACHE_ENV,
+        "any value but the empty one (false too): the Docker helper caches no token, unless ECR_CREDENTIAL_PROVIDER_CACHE_DIR is set",
+    ),
+    (
+        IGNORE_STORAGE_ENV,
+        "true: the Docker helper's store and erase succeed doing nothing",
+    ),
+];
+const HELPER_ENVIRONMENT_ROW: (&str, &str) = (
+    "AWS_ECR_CACHE_DIR, ...",
+    "ecr-login's settings, in the Docker helper",
+);
+
 fn flag_column(flag: &Flag) -> String {
     let short = flag
         .short
@@ -775,15 +817,21 @@ pub fn help(topic: Option<&str>) -> String {
                 "  {PROGRAM} {:<19}its flags, example, exit codes",
                 "COMMAND --help"
             );
+            let (helper, summary) = HELPER_USAGE;
+            let _ = writeln!(
+                out,
+                "  {helper:<width$}{summary}",
+                width = PROGRAM.len() + 20
+            );
             out.push_str("\nFlags (every command):\n");
             write_flags(&mut out, GLOBAL_FLAGS);
             out.push_str("\nEnvironment:\n");
-            let width = ENVIRONMENT
-                .iter()
+            let rows = || ENVIRONMENT.iter().chain([&HELPER_ENVIRONMENT_ROW]);
+            let width = rows()
                 .map(|(name, _)| name.len() + 2)
                 .max()
                 .unwrap_or_default();
-            for (name, meaning) in ENVIRONMENT {
+            for (name, meaning) in rows() {
                 let _ = writeln!(out, "  {name:<width$}{meaning}");
             }
             // The overview keeps to a screen as commands come: exit codes in one line here,
@@ -875,6 +923,11 @@ pub fn man_page() -> String {
     for spec in COMMANDS {
         let _ = writeln!(out, "\\fB{PROGRAM}\\fR {}", escape(spec.usage));
     }
+    let _ = writeln!(
+        out,
+        "\\fB{}\\fR get|list|store|erase|version",
+        escape(crate::docker_helper::NAME)
+    );
     out.push_str(".fi\n.SH DESCRIPTION\n");
     for spec in COMMANDS {
         let _ = write!(
@@ -903,6 +956,12 @@ pub fn man_page() -> String {
             );
         }
     }
+    let _ = write!(
+        out,
+        ".SS {}\n{}\n",
+        escape(crate::docker_helper::NAME),
+        escape(HELPER_ABOUT)
+    );
     out.push_str(".SH OPTIONS\n");
     for flag in GLOBAL_FLAGS {
         let _ = write!(
@@ -913,7 +972,7 @@ pub fn man_page() -> String {
         );
     }
     out.push_str(".SH ENVIRONMENT\n");
-    for (name, meaning) in ENVIRONMENT {
+    for (name, meaning) in ENVIRONMENT.iter().chain(HELPER_ENVIRONMENT) {
         let _ = write!(out, ".TP\n\\fB{}\\fR\n{}\n", escape(name), escape(meaning));
     }
     let _ = write!(

@@ -1,17 +1,27 @@
 //! Docker's side of the node: the credential-helper protocol spoken when the binary runs as
 //! `docker-credential-ecr-login` (linked or copied under that name), and the Docker config JSON
 //! of pull secrets (`get IMAGE --format dockerconfigjson`). Tokens come from `plugin::answer`,
-//! the kubelet path's core, so hosts, credentials, the shared token cache, deadline and
-//! tracing are the same.
+//! the kubelet path's core, so hosts, credentials, the token cache, deadline and tracing are
+//! the same.
 //!
 //! It answers only for ECR hosts: any other server URL gets the protocol's "not found" without
 //! a call to AWS, so an ECR token never goes to another registry. The protocol's own answers
 //! ("not found", a missing server URL, usage) go to stdout, the only stream docker reads; a
 //! failure of ours goes through the usual error line on stderr and, for docker, on stdout too.
+//!
+//! Like amazon-ecr-credential-helper, it caches tokens by default (issue 22), in the kubelet
+//! path's cache, which touches only its own files (ecr-login's `cache.json` beside them stays
+//! as it is). The directory, first that applies: `ECR_CREDENTIAL_PROVIDER_CACHE_DIR` (ours, as
+//! is); none when `AWS_ECR_DISABLE_CACHE` is not empty; `AWS_ECR_CACHE_DIR` when not empty;
+//! `~/.ecr`. A leading `~` or `~/` is the home directory as ecr-login finds it (`HOME`, else
+//! the user database; on Windows `HOME`, `USERPROFILE`, `HOMEDRIVE` + `HOMEPATH`); `~user` is
+//! not expanded and means no cache. A directory a variable names that cannot be used is a
+//! warning; `~/.ecr`, which nobody asked for, only says so in the trace: docker shows a
+//! helper's stderr on every pull, and ecr-login is silent there too.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -35,11 +45,17 @@ pub const NAME: &str = "docker-credential-ecr-login";
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
 pub const MISSING_SERVER_URL: &str = "no credentials server URL";
 pub const MISSING_USERNAME: &str = "no credentials username";
-/// amazon-ecr-credential-helper's answer to `store` and `erase`: ECR tokens are never stored.
+/// amazon-ecr-credential-helper's answer to `store` and `erase`: credentials docker hands over
+/// are never kept (ECR tokens are fetched, and cached, by the helper itself).
 pub const NOT_IMPLEMENTED: &str = "not implemented";
 /// amazon-ecr-credential-helper's switch that makes `store` and `erase` succeed, doing nothing,
 /// so `docker login`/`logout` work with `"credsStore": "ecr-login"`.
 pub const IGNORE_STORAGE_ENV: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
+/// amazon-ecr-credential-helper's switch: any value but the empty one turns its cache off.
+pub const DISABLE_CACHE_ENV: &str = "AWS_ECR_DISABLE_CACHE";
+/// amazon-ecr-credential-helper's cache directory, `~/.ecr` when unset or empty.
+pub const ECR_LOGIN_CACHE_DIR_ENV: &str = "AWS_ECR_CACHE_DIR";
+const DEFAULT_CACHE_DIR: &str = "~/.ecr";
 
 /// Whether `program` (`argv[0]`) is this helper's name, with or without a directory and `.exe`.
 pub fn is_invoked_as(program: &OsStr) -> bool {
@@ -132,8 +148,8 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
 }
 
 /// The actions that read stdin or call AWS, under the run's deadline. Tracing, the deadline and
-/// the shared token cache come from the environment only (`ECR_CREDENTIAL_PROVIDER_TRACE`,
-/// `…_TIMEOUT`, `…_CACHE_DIR`): Docker passes no flags.
+/// the token cache come from the environment only (`ECR_CREDENTIAL_PROVIDER_TRACE`, `…_TIMEOUT`,
+/// `…_CACHE_DIR` and ecr-login's `AWS_ECR_*`): Docker passes no flags.
 fn serve(action: Action) -> Result<Reply, Error> {
     let settings = cli::parse(std::iter::empty(), |key| std::env::var(key).ok())?;
     trace::init(settings.trace);
@@ -141,15 +157,29 @@ fn serve(action: Action) -> Result<Reply, Error> {
         warn!("{warning}");
     }
     let ignore_storage = std::env::var(IGNORE_STORAGE_ENV).is_ok_and(|value| value == "true");
-    let cache_dir = settings.cache_dir.as_deref();
+    // Opened only when a token is asked for: a host that is not ECR costs no disk access.
+    let ours = settings.cache_dir.as_deref();
+    let open_cache = move || {
+        open_cache(cache_dir(
+            ours,
+            |key| std::env::var_os(key),
+            || {
+                home_dir(
+                    |key| std::env::var_os(key),
+                    cfg!(windows),
+                    std::env::home_dir,
+                )
+            },
+        ))
+    };
     app::block_on(settings.timeout, |aws, progress| async move {
         let stdin = || {
             progress.step(format!("the input of {NAME} on stdin"));
             app::read_stdin()
         };
         match action {
-            Action::Get => get(&server_url(&stdin().await?), &aws, cache_dir, &progress).await,
-            Action::List => Ok(list(&aws, &progress).await),
+            Action::Get => get(&server_url(&stdin().await?), &aws, open_cache, &progress).await,
+            Action::List => Ok(list(&aws, open_cache().as_ref(), &progress).await),
             Action::Store => Ok(store(&stdin().await?, ignore_storage)),
             Action::Erase => Ok(erase(&server_url(&stdin().await?), ignore_storage)),
             other => unreachable!("{other:?} is answered without a runtime"),
@@ -166,6 +196,119 @@ pub fn server_url(input: &[u8]) -> String {
         .to_owned()
 }
 
+/// Where the helper keeps its tokens, and how loudly a place that cannot be used is said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CacheDir {
+    /// Named by a variable: if it cannot be used, that is a warning.
+    Named(PathBuf),
+    /// ecr-login's `~/.ecr`, which nobody asked for: if it cannot be used, the trace says so.
+    Default(PathBuf),
+    /// No cache, and why; `warn` when a variable asked for one.
+    Off { why: String, warn: bool },
+}
+
+/// The cache directory by the precedence the module's doc gives. `ours` is
+/// `ECR_CREDENTIAL_PROVIDER_CACHE_DIR`; `home` is asked only to expand a `~`.
+fn cache_dir(
+    ours: Option<&Path>,
+    env: impl Fn(&str) -> Option<OsString>,
+    home: impl FnOnce() -> Option<PathBuf>,
+) -> CacheDir {
+    if let Some(dir) = ours {
+        return CacheDir::Named(dir.to_owned());
+    }
+    // ecr-login's test is `os.Getenv(…) != ""`: "false" and "0" turn the cache off too.
+    if env(DISABLE_CACHE_ENV).is_some_and(|value| !value.is_empty()) {
+        return CacheDir::Off {
+            why: format!("{DISABLE_CACHE_ENV} is set"),
+            warn: false,
+        };
+    }
+    let named = env(ECR_LOGIN_CACHE_DIR_ENV).filter(|dir| !dir.is_empty());
+    let dir = named
+        .clone()
+        .unwrap_or_else(|| OsString::from(DEFAULT_CACHE_DIR));
+    match (expand_home(&dir, home), named) {
+        (Ok(path), Some(_)) => CacheDir::Named(path),
+        (Ok(path), None) => CacheDir::Default(path),
+        (Err(why), Some(_)) => CacheDir::Off {
+            why: format!(
+                "{ECR_LOGIN_CACHE_DIR_ENV}={:?}: {why}",
+                cli::bounded(&dir.to_string_lossy())
+            ),
+            warn: true,
+        },
+        (Err(why), None) => CacheDir::Off {
+            why: format!("{DEFAULT_CACHE_DIR}: {why}"),
+            warn: false,
+        },
+    }
+}
+
+/// go-homedir's `Expand`, as ecr-login calls it: `~` and `~/…` (or `~\…`) start at the home
+/// directory; `~user` is refused; anything else is taken as it is.
+fn expand_home(dir: &OsStr, home: impl FnOnce() -> Option<PathBuf>) -> Result<PathBuf, String> {
+    let path = Path::new(dir);
+    let Ok(rest) = path.strip_prefix("~") else {
+        return if dir.as_encoded_bytes().starts_with(b"~") {
+            Err("only ~ and ~/ are expanded, not ~user".into())
+        } else {
+            Ok(path.to_owned())
+        };
+    };
+    let home = home().ok_or("there is no home directory to expand ~ to")?;
+    Ok(if rest.as_os_str().is_empty() {
+        home
+    } else {
+        home.join(rest)
+    })
+}
+
+/// The home directory as go-homedir finds it for ecr-login: `HOME`, else (`user_database`) the
+/// user's entry; on Windows `HOME`, `USERPROFILE`, then `HOMEDRIVE` and `HOMEPATH` together.
+fn home_dir(
+    env: impl Fn(&str) -> Option<OsString>,
+    windows: bool,
+    user_database: impl FnOnce() -> Option<PathBuf>,
+) -> Option<PathBuf> {
+    let var = |key| env(key).filter(|value| !value.is_empty());
+    if let Some(home) = var("HOME") {
+        return Some(home.into());
+    }
+    if !windows {
+        return user_database().filter(|home| !home.as_os_str().is_empty());
+    }
+    if let Some(profile) = var("USERPROFILE") {
+        return Some(profile.into());
+    }
+    let (mut drive, path) = (var("HOMEDRIVE")?, var("HOMEPATH")?);
+    drive.push(path);
+    Some(drive.into())
+}
+
+/// The cache in `dir`, if it can be used; `None` goes on without it, saying why as `dir` says.
+fn open_cache(dir: CacheDir) -> Option<Cache> {
+    match dir {
+        CacheDir::Named(path) => app::open_cache(Some(&path)),
+        CacheDir::Default(path) => Cache::open(&path)
+            .inspect_err(|error| {
+                debug!(
+                    "the token cache directory {} is not usable ({error}); going on without the cache",
+                    path.display()
+                );
+            })
+            .ok(),
+        CacheDir::Off { why, warn: true } => {
+            warn!("{why}; going on without the token cache");
+            None
+        }
+        CacheDir::Off { why, warn: false } => {
+            debug!("no token cache: {why}");
+            None
+        }
+    }
+}
+
 /// Whether a server URL is one we answer for: private ECR or ECR Public, never anything else.
 pub fn ecr_registry(server_url: &str) -> Option<RegistryHost> {
     image::parse(server_url)
@@ -176,7 +319,7 @@ pub fn ecr_registry(server_url: &str) -> Option<RegistryHost> {
 async fn get(
     server_url: &str,
     settings: &Settings,
-    cache_dir: Option<&Path>,
+    open_cache: impl FnOnce() -> Option<Cache>,
     progress: &Progress,
 ) -> Result<Reply, Error> {
     if server_url.is_empty() {
@@ -187,7 +330,7 @@ async fn get(
         return Ok(Reply::Refused(NOT_FOUND.into()));
     };
     // Opened only now: a host that is not ECR costs no disk access either.
-    let cache = app::open_cache(cache_dir);
+    let cache = open_cache();
     match plugin::answer(
         request(server_url),
         None,
@@ -239,27 +382,32 @@ fn helper_json(server_url: &str, answer: &ProviderAnswer) -> String {
     .unwrap_or_else(|_| unreachable!("strings always serialize"))
 }
 
-/// amazon-ecr-credential-helper's `list`: the caller's own registry (from the default region)
-/// and ECR Public, each keyed by its https URL, with the user name. What fails is left out with
-/// a warning; the answer is still a JSON object, as docker expects.
-async fn list(settings: &Settings, progress: &Progress) -> Reply {
-    let registries = [
-        RegistryHost {
-            host: "the caller's own registry".into(),
-            kind: RegistryKind::Unrecognized,
-        },
-        RegistryHost {
-            host: ECR_PUBLIC_HOSTS[0].into(),
-            kind: RegistryKind::Public,
-        },
-    ];
+/// amazon-ecr-credential-helper's `list`: it primes its cache with the caller's own registry
+/// (the default region's, asked every time, as ecr-login does) and ECR Public (through the
+/// cache), then lists every registry the cache holds a token for, of any identity, by its
+/// https URL, with the user name. Without a cache (ecr-login then answers `{}`) it lists what
+/// it just fetched. What fails is left out with a warning; the answer is still a JSON object,
+/// as docker expects.
+async fn list(settings: &Settings, cache: Option<&Cache>, progress: &Progress) -> Reply {
     let mut listed = BTreeMap::new();
-    for registry in registries {
-        match listed_entry(&registry, settings, progress).await {
+    for entry in [
+        own_registry(settings, cache, progress).await,
+        public_registry(settings, cache, progress).await,
+    ] {
+        match entry {
             Ok((server, username)) => {
                 listed.insert(server, username);
             }
             Err(error) => warn!("list: {error}"),
+        }
+    }
+    for (host, token) in cache.map(Cache::registries).unwrap_or_default() {
+        // A cache shared with the kubelet may hold other hosts (its fall-back for mirrors).
+        if ecr_registry(&host).is_none() {
+            continue;
+        }
+        if let Ok(credentials) = token::decode(&token) {
+            listed.insert(format!("https://{host}"), credentials.username);
         }
     }
     Reply::Done(
@@ -267,26 +415,59 @@ async fn list(settings: &Settings, progress: &Progress) -> Reply {
     )
 }
 
-async fn listed_entry(
-    registry: &RegistryHost,
+/// The caller's own registry: GetAuthorizationToken without registry ids, whose proxyEndpoint
+/// names it. Stored in the cache as that host's token, as ecr-login stores it, so a `get` for
+/// it needs no call of its own.
+async fn own_registry(
     settings: &Settings,
+    cache: Option<&Cache>,
     progress: &Progress,
 ) -> Result<(String, String), Error> {
-    let session = Session::open(registry, None, settings, progress).await?;
+    let registry = RegistryHost {
+        host: "the caller's own registry".into(),
+        kind: RegistryKind::Unrecognized,
+    };
+    let session = Session::open(&registry, None, settings, progress).await?;
     let (data, _) = session.authorization_token().await?;
     let service = session.service_name();
     let credentials =
         token::decode(&data.token).map_err(|source| Error::Token { service, source })?;
-    let server = match registry.kind {
-        RegistryKind::Public => format!("https://{}", registry.host),
-        // Without registryIds, proxyEndpoint names the caller's own registry: what list wants.
-        _ => data.proxy_endpoint.ok_or_else(|| AwsError::EmptyReply {
-            service,
-            region: session.region.clone(),
-            what: "a proxy endpoint",
-        })?,
-    };
+    let server = data.proxy_endpoint.ok_or_else(|| AwsError::EmptyReply {
+        service,
+        region: session.region.clone(),
+        what: "a proxy endpoint",
+    })?;
+    // Only a private ECR host of the session's own region: the key must be the one a `get`
+    // for that host computes.
+    let own = ecr_registry(&server).filter(
+        |registry| matches!(&registry.kind, RegistryKind::Private(ecr) if ecr.region == session.region),
+    );
+    if let (Some(cache), Some(registry), Some(expires_at)) = (cache, own, data.expires_at) {
+        let key = plugin::cache_key(&session, &registry.host);
+        if let Err(error) = cache.write(&key, &data.token, expires_at, SystemTime::now()) {
+            debug!(%error, "list: the token cache was not written");
+        }
+    }
     Ok((server, credentials.username))
+}
+
+/// ECR Public, as a `get` for it asks: through the cache.
+async fn public_registry(
+    settings: &Settings,
+    cache: Option<&Cache>,
+    progress: &Progress,
+) -> Result<(String, String), Error> {
+    let host = ECR_PUBLIC_HOSTS[0];
+    let answer = plugin::answer(
+        request(host),
+        None,
+        settings,
+        cache,
+        progress,
+        SystemTime::now,
+    )
+    .await?;
+    Ok((format!("https://{host}"), answer.username))
 }
 
 /// `store`: docker-credential-helpers' checks of the input, then amazon-ecr-credential-helper's
@@ -327,7 +508,7 @@ fn not_stored(action: &str, ignore_storage: bool) -> Reply {
         return Reply::Done(String::new());
     }
     warn!(
-        "{action}: ECR tokens are fetched when needed and never stored, so docker login and logout are not needed; set {IGNORE_STORAGE_ENV}=true to have them succeed doing nothing"
+        "{action}: the helper fetches ECR tokens itself and keeps no credentials docker hands it, so docker login and logout are not needed; set {IGNORE_STORAGE_ENV}=true to have them succeed doing nothing"
     );
     Reply::Refused(NOT_IMPLEMENTED.into())
 }
@@ -540,6 +721,159 @@ mod tests {
         assert_eq!(erase("", false), refused(MISSING_SERVER_URL));
         assert_eq!(erase("h", false), refused(NOT_IMPLEMENTED));
         assert_eq!(erase("h", true), Reply::Done(String::new()));
+    }
+
+    /// Environment variables, for tables.
+    type Env = &'static [(&'static str, &'static str)];
+
+    /// Issue 22: ecr-login's cache switches, read as its source reads them, after ours.
+    #[test]
+    fn the_cache_directory_by_precedence_as_ecr_login_reads_its_switches() {
+        let home = || Some(PathBuf::from("/home/u"));
+        let named = |path: &str| CacheDir::Named(PathBuf::from(path));
+        let off = |why: &str, warn| CacheDir::Off {
+            why: why.into(),
+            warn,
+        };
+        let disabled = off("AWS_ECR_DISABLE_CACHE is set", false);
+        let ours = Some(Path::new("/run/ecr"));
+        let table: [(Option<&Path>, Env, CacheDir); 14] = [
+            (None, &[], CacheDir::Default("/home/u/.ecr".into())),
+            (ours, &[("AWS_ECR_DISABLE_CACHE", "1")], named("/run/ecr")),
+            (ours, &[("AWS_ECR_CACHE_DIR", "/x")], named("/run/ecr")),
+            (None, &[("AWS_ECR_DISABLE_CACHE", "1")], disabled.clone()),
+            // Any value but the empty one: ecr-login tests `!= ""`.
+            (
+                None,
+                &[("AWS_ECR_DISABLE_CACHE", "false")],
+                disabled.clone(),
+            ),
+            (None, &[("AWS_ECR_DISABLE_CACHE", "0")], disabled.clone()),
+            (
+                None,
+                &[
+                    ("AWS_ECR_DISABLE_CACHE", "true"),
+                    ("AWS_ECR_CACHE_DIR", "/x"),
+                ],
+                disabled,
+            ),
+            (
+                None,
+                &[("AWS_ECR_DISABLE_CACHE", "")],
+                CacheDir::Default("/home/u/.ecr".into()),
+            ),
+            (
+                None,
+                &[("AWS_ECR_CACHE_DIR", "/var/ecr")],
+                named("/var/ecr"),
+            ),
+            (
+                None,
+                &[("AWS_ECR_CACHE_DIR", "")],
+                CacheDir::Default("/home/u/.ecr".into()),
+            ),
+            (None, &[("AWS_ECR_CACHE_DIR", "~/x")], named("/home/u/x")),
+            (None, &[("AWS_ECR_CACHE_DIR", "~")], named("/home/u")),
+            (None, &[("AWS_ECR_CACHE_DIR", "rel/dir")], named("rel/dir")),
+            (
+                None,
+                &[("AWS_ECR_CACHE_DIR", "~root/x")],
+                off(
+                    "AWS_ECR_CACHE_DIR=\"~root/x\": only ~ and ~/ are expanded, not ~user",
+                    true,
+                ),
+            ),
+        ];
+        for (ours, pairs, expected) in table {
+            let env = |key: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| OsString::from(v))
+            };
+            assert_eq!(cache_dir(ours, env, home), expected, "{ours:?} {pairs:?}");
+        }
+        // No home: the default is quietly off, a named `~/x` is a warning.
+        assert_eq!(
+            cache_dir(None, |_| None, || None),
+            off("~/.ecr: there is no home directory to expand ~ to", false)
+        );
+        let named_home = |key: &str| (key == "AWS_ECR_CACHE_DIR").then(|| OsString::from("~/x"));
+        assert!(matches!(
+            cache_dir(None, named_home, || None),
+            CacheDir::Off { warn: true, .. }
+        ));
+        // The home directory is looked up only to expand a `~`.
+        let absolute = |key: &str| (key == "AWS_ECR_CACHE_DIR").then(|| OsString::from("/x"));
+        assert_eq!(
+            cache_dir(None, absolute, || panic!("home looked up")),
+            named("/x")
+        );
+    }
+
+    #[test]
+    fn a_leading_tilde_is_expanded_as_go_homedir_expands_it() {
+        let home = || Some(PathBuf::from("/home/u"));
+        for (dir, expected) in [
+            ("~", Ok("/home/u")),
+            ("~/", Ok("/home/u")),
+            ("~/.ecr", Ok("/home/u/.ecr")),
+            ("~//a/b", Ok("/home/u/a/b")),
+            ("/abs/~/x", Ok("/abs/~/x")),
+            ("a~", Ok("a~")),
+            ("~user", Err(())),
+            ("~user/x", Err(())),
+            ("~~", Err(())),
+        ] {
+            let expanded = expand_home(OsStr::new(dir), home).map_err(|_| ());
+            assert_eq!(expanded, expected.map(PathBuf::from), "{dir}");
+        }
+    }
+
+    #[test]
+    fn the_home_directory_as_go_homedir_finds_it() {
+        let env = |pairs: Env| {
+            move |key: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let database = || Some(PathBuf::from("/from/passwd"));
+        let none = || None;
+        let table: [(Env, bool, Option<&str>); 9] = [
+            (&[("HOME", "/h")], false, Some("/h")),
+            (&[], false, Some("/from/passwd")),
+            (&[("HOME", "")], false, Some("/from/passwd")),
+            (
+                &[("USERPROFILE", "C:\\Users\\u")],
+                false,
+                Some("/from/passwd"),
+            ),
+            (
+                &[("HOME", "/h"), ("USERPROFILE", "C:\\U")],
+                true,
+                Some("/h"),
+            ),
+            (&[("USERPROFILE", "C:\\U")], true, Some("C:\\U")),
+            (
+                &[("HOMEDRIVE", "D:"), ("HOMEPATH", "\\Users\\u")],
+                true,
+                Some("D:\\Users\\u"),
+            ),
+            (&[("HOMEDRIVE", "D:")], true, None),
+            (&[], true, None),
+        ];
+        for (pairs, windows, expected) in table {
+            assert_eq!(
+                home_dir(env(pairs), windows, database),
+                expected.map(PathBuf::from),
+                "{pairs:?} windows={windows}"
+            );
+        }
+        assert_eq!(home_dir(env(&[]), false, none), None);
+        assert_eq!(home_dir(env(&[]), false, || Some(PathBuf::new())), None);
     }
 
     fn answer(host: &str, password: &str) -> ProviderAnswer {

@@ -111,14 +111,7 @@ pub async fn answer(
             (data.token, data.expires_at)
         }
         Some(cache) => {
-            let key = cache::Key::new(&cache::KeyParts {
-                service,
-                registry: &registry.host,
-                region: &session.region,
-                endpoint: &session.endpoint_settings(),
-                access_key_id: session.access_key_id(),
-                credential_source: &session.credential_source,
-            });
+            let key = cache_key(&session, &registry.host);
             let fetch = || fetch_token(&session, &request.image, progress);
             let left = settings
                 .deadline
@@ -166,6 +159,18 @@ pub async fn answer(
         username: credentials.username,
         password: credentials.password,
         cache_duration,
+    })
+}
+
+/// The token cache's key for the registry `host`, asked for through `session`.
+pub fn cache_key(session: &Session, host: &str) -> cache::Key {
+    cache::Key::new(&cache::KeyParts {
+        service: session.service_name(),
+        registry: host,
+        region: &session.region,
+        endpoint: &session.endpoint_settings(),
+        access_key_id: session.access_key_id(),
+        credential_source: &session.credential_source,
     })
 }
 

@@ -5,13 +5,16 @@ the suite's own, each with an auth file whose `credHelpers` names `ecr-login`.
 The CNCF registry serves the image under an ECR host name (reached through a private hosts file,
 hosts.py) and accepts moto's token; the helper gets that token from moto. A registry that is not
 ECR is pulled anonymously, and the helper asks AWS nothing for it: every AWS request goes through
-a recorder, which counts them.
+a recorder, which counts them. moto's tokens all expired on 2015-01-01; the recorder gives them the
+12 hours a live token has, so that the helper's token cache (on by default) may keep them.
 """
 
 import json
 import os
 import shutil
+import stat
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,13 +58,24 @@ def world(workdir, registry, anonymous_registry, iam_world, puller_credentials):
     port = lambda address: address.rsplit(":", 1)[1]  # noqa: E731
     ecr_host = aws.ecr_host(iam_world.region, iam_world.account_id)
     hosts_file = hosts.write(workdir / "hosts", [ecr_host, OTHER_HOST])
-    recorder = Recorder(int(port(iam_world.url)))
+    recorder = Recorder(int(port(iam_world.url)), rewrite=live_expiry)
     try:
         yield World(f"{ecr_host}:{port(registry.address)}", f"{OTHER_HOST}:{port(anonymous_registry.address)}",
                     registry.repository, anonymous_registry.repository, registry.tag, hosts_file, bin_dir, recorder,
                     iam_world.users["puller"], puller_credentials[1])
     finally:
         recorder.close()
+
+
+def live_expiry(exchange, status, answer):
+    """A GetAuthorizationToken answer whose tokens expire in 12 hours, as ECR's do."""
+    if exchange.operation != "GetAuthorizationToken" or status != 200:
+        return status, answer
+    body = json.loads(answer)
+    data = body["authorizationData"]
+    for entry in data if isinstance(data, list) else [data]:
+        entry["expiresAt"] = time.time() + 12 * 3600
+    return status, json.dumps(body).encode()
 
 
 def consumer_env(world, home, **extra):
@@ -77,10 +91,11 @@ def cred_helpers(*registries):
     return {"credHelpers": {registry: "ecr-login" for registry in registries}}
 
 
-def run(world, home, argv):
-    """`argv` in the private hosts namespace; no AWS secret and no token on its output."""
+def run(world, home, argv, **extra):
+    """`argv` in the private hosts namespace; no AWS secret and no token on its output. `home`
+    is HOME, so the helper's token cache (`~/.ecr` by default) is the test's own."""
     completed = subprocess.run(hosts.private(argv, world.hosts_file), capture_output=True, text=True,
-                               timeout=180, env=consumer_env(world, home))
+                               timeout=180, env=consumer_env(world, home, **extra))
     for stream in ("stdout", "stderr"):
         provider.assert_no_secrets(getattr(completed, stream), [*world.keys.secrets, world.token], stream)
     return completed
@@ -138,12 +153,12 @@ def docker_daemon(world):
     daemon.stop()
 
 
-def docker(world, daemon, home, *args):
+def docker(world, daemon, home, *args, **extra):
     config = home / "docker-config"
     config.mkdir(exist_ok=True)
     (config / "config.json").write_text(json.dumps(cred_helpers(world.ecr, world.other)))
     return run(world, home, [require_tool("docker", "apt-get install -y docker.io"), "--config", config,
-                             "-H", daemon.host, *args])
+                             "-H", daemon.host, *args], **extra)
 
 
 @pytest.mark.parametrize("which", ["ecr", "other"])
@@ -161,3 +176,29 @@ def test_the_docker_cli_pulls_through_its_daemon(world, docker_daemon, image, tm
         assert_token_calls(world.aws_calls_since(mark), world)
     else:
         assert world.aws_calls_since(mark) == []
+
+
+@pytest.mark.parametrize("disabled", [False, True], ids=["cached", "AWS_ECR_DISABLE_CACHE"])
+def test_docker_pulls_share_one_token_through_home_ecr(world, docker_daemon, tmp_path, disabled):
+    """Issue 22: as amazon-ecr-credential-helper, the helper caches tokens in ~/.ecr by default,
+    so three `docker pull`s make one GetAuthorizationToken; AWS_ECR_DISABLE_CACHE (any value, as
+    ecr-login reads it) makes it one a pull and writes nothing."""
+    reference = f"{world.ecr}/{world.repository}:{world.tag}"
+    extra = {"AWS_ECR_DISABLE_CACHE": "false"} if disabled else {}
+    mark = len(world.recorder.exchanges)
+    for _ in range(3):
+        pulled = docker(world, docker_daemon, tmp_path, "pull", reference, **extra)
+        assert pulled.returncode == 0, f"{pulled.stdout}\n{pulled.stderr}\n{docker_daemon.logs()}"
+        assert "ecr-credential-provider:" not in pulled.stderr, pulled.stderr
+    calls = world.aws_calls_since(mark)
+    assert_token_calls(calls, world)
+    cache = tmp_path / ".ecr"
+    if disabled:
+        assert len(calls) == 3, calls
+        assert not cache.exists()
+    else:
+        assert len(calls) == 1, calls
+        assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+        files = list(cache.iterdir())
+        assert any(f.name.endswith(".json") for f in files), files
+        assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files), files
