@@ -1206,8 +1206,7 @@ pub fn run(args: &[String]) -> Result<Outcome, Error> {
             bin_dir,
             images,
         } => {
-            let sources = kubelet_config::read_sources(Path::new(&path))?;
-            let decoded = kubelet_config::decode(&sources);
+            let decoded = kubelet_config::read(Path::new(&path))?;
             if let Some(dir) = bin_dir.as_ref().filter(|dir| !Path::new(dir).is_dir()) {
                 return Err(usage(format!("--bin-dir {dir}: not a directory")));
             }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::aws::{AwsError, CallerIdentity, Failure, PullThroughRule, TokenClaims};
 use crate::error::{Error, WAITING_FOR_STDIN};
+use crate::files::FileError;
 use crate::registry::Unreached;
 use crate::request::RequestError;
 
@@ -18,6 +19,7 @@ pub const NETWORK: &str = "check the node's route to the endpoint: security grou
 const NO_ANSWER: &str = "nothing answered in time: if nothing accepts the connection, check the node's route to the endpoint (security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr, HTTPS_PROXY/NO_PROXY); a server that accepts but answers slowly or without end is not ECR: check AWS_ENDPOINT_URL* and any proxy in between";
 /// The answer began but never ended: the route works, the server is the trouble.
 const UNFINISHED: &str = "the endpoint began to answer but did not finish: ECR answers in well under a second, so this is not ECR or a proxy holds the answer: check AWS_ENDPOINT_URL* and HTTPS_PROXY";
+const FILE: &str = "point the setting at a regular file of a sensible size, or unset it";
 const STDIN_OPEN: &str = "the kubelet writes one request and closes stdin; whatever runs this provider must do the same (by hand, `ecr-credential-provider get IMAGE` builds the request)";
 
 /// The fix for `error`, when there is something more useful to say than the error itself.
@@ -39,6 +41,8 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::ReadConfig(_) => {
             "give the kubelet's --image-credential-provider-config: a file or a directory of *.yaml, *.yml or *.json files".into()
         }
+        Error::File(FileError::NotRegular { .. } | FileError::TooLarge { .. }) => FILE.into(),
+        Error::File(_) => return None,
         Error::Tls(_) => "point AWS_CA_BUNDLE at a readable PEM file of CA certificates, or unset it to trust the system's roots".into(),
         Error::Token { .. } => {
             NOT_ECR.into()
@@ -132,9 +136,7 @@ pub fn aws_hint(error: &AwsError) -> Option<String> {
         AwsError::EmptyReply { .. } => {
             NOT_ECR.into()
         }
-        AwsError::File(_) => {
-            "point the setting at a regular file of a sensible size, or unset it".into()
-        }
+        AwsError::File(_) => FILE.into(),
     };
     Some(text)
 }

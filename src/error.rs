@@ -67,6 +67,9 @@ pub enum Error {
     /// `config check` could not read the config file or directory.
     #[error(transparent)]
     ReadConfig(#[from] ReadError),
+    /// A file named on the command line that is not one to read: a FIFO, a device, too large.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     /// A file named on the command line.
     #[error("could not read the {what} {path}: {source}")]
     ReadFile {

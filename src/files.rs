@@ -1,6 +1,7 @@
 //! Files named by the environment (AWS_CA_BUNDLE, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE,
 //! ~/.aws/config and credentials, AWS_WEB_IDENTITY_TOKEN_FILE, the container token file,
-//! SSL_CERT_FILE and the files in SSL_CERT_DIR, which the TLS stack reads for its roots),
+//! SSL_CERT_FILE and the files in SSL_CERT_DIR, which the TLS stack reads for its roots, and
+//! `check --service-account-token-file`),
 //! checked before anything opens them: a FIFO, a device or a huge file is one error naming the
 //! file and the setting that named it. The SDK reads these with a blocking `std::fs::read` on
 //! the runtime's only thread, where a FIFO would hang past every deadline (issue 10), so the
@@ -131,6 +132,21 @@ impl NamedFile {
         }
         Ok(bytes)
     }
+}
+
+/// Reads `file` (checks first, at most `max_bytes`) on a thread of its own, so that the run's
+/// deadline can abandon a read that blocks.
+pub async fn read_apart(file: NamedFile) -> Result<Vec<u8>, FileError> {
+    static READ: Ahead<NamedFile, Result<Vec<u8>, FileError>> = Ahead::new("read-file", read_owned);
+    let shown = file.shown();
+    READ.result(&file)
+        .await
+        .unwrap_or(Err(FileError::Lost { file: shown }))
+}
+
+#[allow(clippy::needless_pass_by_value, reason = "the shape `Ahead` runs")]
+fn read_owned(file: NamedFile) -> Result<Vec<u8>, FileError> {
+    file.read()
 }
 
 fn kind_of(metadata: &std::fs::Metadata) -> &'static str {

@@ -10,11 +10,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::report::{Report, Steps};
+use crate::ahead::Ahead;
+use crate::deadline::Progress;
 use crate::diagnose::{self, Advice};
 use crate::duration;
 use crate::error::Error;
 use crate::image;
-use crate::kubelet_config::{self, Config, Provider};
+use crate::kubelet_config::{self, Config, Decoded, Provider, ReadError};
 
 /// Runs `check` as the provider `config` picks for `image`. `flags` are the check's own flags
 /// (`--registry-endpoint`, `--service-account-token-file`, `--role-arn`), passed on.
@@ -23,10 +25,12 @@ pub async fn check(
     image: &str,
     flags: &[String],
     timeout: Duration,
+    progress: &Progress,
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let mut steps = Steps::default();
-    let config = match read(path)? {
+    progress.step(format!("reading the credential provider config {path}"));
+    let config = match read(path).await? {
         Ok(config) => config,
         Err(reason) => {
             steps.fail("config", format!("{path}: {reason}"), Advice::default());
@@ -66,11 +70,23 @@ pub async fn check(
 }
 
 /// The config as the kubelet reads it at start-up; `Ok(Err(why))`: the kubelet would refuse it.
-fn read(path: &str) -> Result<Result<Config, String>, Error> {
-    let sources = kubelet_config::read_sources(Path::new(path))?;
-    Ok(kubelet_config::decode(&sources)
+/// Read and decoded on a thread of its own, so that the run's deadline holds whatever the file.
+async fn read(path: &str) -> Result<Result<Config, String>, Error> {
+    static READ: Ahead<String, Result<Decoded, ReadError>> = Ahead::new("config", read_config);
+    let decoded = READ.result(&path.to_owned()).await.unwrap_or_else(|| {
+        Err(ReadError {
+            path: path.into(),
+            source: std::io::Error::other("the reading thread stopped"),
+        })
+    })?;
+    Ok(decoded
         .into_result()
         .map_err(|rejected| rejected.to_string()))
+}
+
+#[allow(clippy::needless_pass_by_value, reason = "the shape `Ahead` runs")]
+fn read_config(path: String) -> Result<Decoded, ReadError> {
+    kubelet_config::read(Path::new(&path))
 }
 
 fn describe(config: &Config, provider: &Provider, image: &str) -> String {

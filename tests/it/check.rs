@@ -884,7 +884,7 @@ fn an_unreadable_token_file_is_one_line() {
         .run();
     assert_eq!(
         output.error_line(),
-        "ecr-credential-provider: error: could not read the service-account token file /nonexistent/token: No such file or directory (os error 2)"
+        "ecr-credential-provider: error: could not read the service-account token file /nonexistent/token (from --service-account-token-file): No such file or directory (os error 2)"
     );
 }
 
