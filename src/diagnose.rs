@@ -512,7 +512,19 @@ pub fn unknown_challenge(scheme: &str) -> Advice {
 }
 
 /// `check --config`: no provider's matchImages matches the image's host.
-pub fn no_provider_matches(host: &str) -> Advice {
+/// No provider matches the image. `ecr`: its host is an ECR registry's. For any other host no
+/// pattern is the right state: a pattern would hand that host the node's ECR token.
+pub fn no_provider_matches(host: &str, ecr: bool) -> Advice {
+    if !ecr {
+        return Advice::new(
+            format!(
+                "{host} is not an ECR registry: matching a host that is not ECR's sends the node's ECR token to it, unless containerd mirrors that host to ECR"
+            ),
+            Some(format!(
+                "nothing to add for {host}, unless containerd mirrors it to an ECR pull-through cache: only then add `{host}` to matchImages, so that the token goes to ECR"
+            )),
+        );
+    }
     let labels = host.split(':').next().unwrap_or(host).split('.').count();
     Advice::new(
         format!(

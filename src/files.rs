@@ -111,18 +111,7 @@ impl NamedFile {
     /// Checks, then reads at most `max_bytes` (a file that grew meanwhile is refused too).
     pub fn read(&self) -> Result<Vec<u8>, FileError> {
         self.check()?;
-        let read_error = |source| FileError::Read {
-            file: self.shown(),
-            source,
-        };
-        let file = std::fs::File::open(&self.path).map_err(read_error)?;
-        // Sized up front, the read takes two calls, not one per doubling of the buffer.
-        let size = file.metadata().map_or(0, |metadata| metadata.len());
-        let mut bytes =
-            Vec::with_capacity(usize::try_from(size.min(self.max_bytes)).unwrap_or(0) + 1);
-        file.take(self.max_bytes + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read_error)?;
+        let bytes = self.read_at_most(self.max_bytes.saturating_add(1))?;
         if bytes.len() as u64 > self.max_bytes {
             return Err(FileError::TooLarge {
                 file: self.shown(),
@@ -130,6 +119,25 @@ impl NamedFile {
                 max: self.max_bytes,
             });
         }
+        Ok(bytes)
+    }
+
+    /// Checks, then reads the first `len` bytes at most: an executable's header, say.
+    pub fn read_head(&self, len: u64) -> Result<Vec<u8>, FileError> {
+        self.check()?;
+        self.read_at_most(len)
+    }
+
+    fn read_at_most(&self, len: u64) -> Result<Vec<u8>, FileError> {
+        let read_error = |source| FileError::Read {
+            file: self.shown(),
+            source,
+        };
+        let file = std::fs::File::open(&self.path).map_err(read_error)?;
+        // Sized up front, the read takes two calls, not one per doubling of the buffer.
+        let size = file.metadata().map_or(0, |metadata| metadata.len());
+        let mut bytes = Vec::with_capacity(usize::try_from(size.min(len)).unwrap_or(0) + 1);
+        file.take(len).read_to_end(&mut bytes).map_err(read_error)?;
         Ok(bytes)
     }
 }

@@ -41,7 +41,10 @@ pub async fn check(
     // The kubelet matches the image of its request: no tag, no digest.
     let requested = kubelet_config::request_image(image);
     let Some(provider) = config.providers_for(&requested).into_iter().next() else {
-        let host = image::parse(image).map_or_else(|_| image.to_owned(), |r| r.host);
+        let (host, ecr) = image::parse(image).map_or_else(
+            |_| (image.to_owned(), false),
+            |r| (r.host, r.kind != image::RegistryKind::Unrecognized),
+        );
         let globs: Vec<&str> = config
             .providers
             .iter()
@@ -53,7 +56,7 @@ pub async fn check(
                 "no provider in {path} matches {host}: the kubelet execs none and pulls without credentials (matchImages: {})",
                 globs.join(", ")
             ),
-            diagnose::no_provider_matches(&host),
+            diagnose::no_provider_matches(&host, ecr),
         );
         steps.not_tried_from("image", "no provider matches");
         return Ok(steps.report(image, false));
