@@ -29,7 +29,7 @@ pub async fn check(
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let mut steps = Steps::default();
-    progress.step(format!("reading the credential provider config {path}"));
+    progress.step(format!("the credential provider config {path}"));
     let config = match read(path).await? {
         Ok(config) => config,
         Err(reason) => {
