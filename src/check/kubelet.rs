@@ -67,7 +67,10 @@ pub async fn check(
     let left = timeout
         .saturating_sub(started.elapsed())
         .saturating_sub(reserve);
-    progress.step(format!("the check run with provider {}'s env", provider.name));
+    progress.step(format!(
+        "the check run with provider {}'s env",
+        provider.name
+    ));
     let child = run_as(provider, image, flags, left).await?;
     steps.0.extend(child.steps);
     Ok(steps.report(image, child.pullable))
