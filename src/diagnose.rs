@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::aws::{AwsError, CallerIdentity, Failure, PullThroughRule, TokenClaims};
-use crate::error::{Error, WAITING_FOR_STDIN};
+use crate::error::{Error, WAITING_FOR_CONFIG, WAITING_FOR_STDIN};
 use crate::files::FileError;
 use crate::registry::Unreached;
 use crate::request::RequestError;
@@ -48,6 +48,9 @@ pub fn hint(error: &Error) -> Option<String> {
             NOT_ECR.into()
         }
         Error::Timeout { waiting_for, .. } if waiting_for == WAITING_FOR_STDIN => STDIN_OPEN.into(),
+        Error::Timeout { waiting_for, .. } if waiting_for.starts_with(WAITING_FOR_CONFIG) => {
+            "a credential provider config reads in well under a second: give check --config the kubelet's own file or directory, or a longer --timeout".into()
+        }
         Error::Timeout { answer_started: true, .. } => format!(
             "{UNFINISHED}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
         ),

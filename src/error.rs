@@ -86,6 +86,8 @@ pub enum Error {
 
 /// What the run waits for while it reads stdin; the deadline's hint depends on it.
 pub const WAITING_FOR_STDIN: &str = "the request on stdin";
+/// What `check --config` waits for while it reads the config (the path follows).
+pub const WAITING_FOR_CONFIG: &str = "the credential provider config";
 
 impl Error {
     pub fn exit_code(&self) -> u8 {

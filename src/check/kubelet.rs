@@ -14,7 +14,7 @@ use crate::ahead::Ahead;
 use crate::deadline::Progress;
 use crate::diagnose::{self, Advice};
 use crate::duration;
-use crate::error::Error;
+use crate::error::{Error, WAITING_FOR_CONFIG};
 use crate::image;
 use crate::kubelet_config::{self, Config, Decoded, Provider, ReadError};
 
@@ -29,7 +29,7 @@ pub async fn check(
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let mut steps = Steps::default();
-    progress.step(format!("the credential provider config {path}"));
+    progress.step(format!("{WAITING_FOR_CONFIG} {path}"));
     let config = match read(path).await? {
         Ok(config) => config,
         Err(reason) => {

@@ -869,6 +869,36 @@ fn bounded_rows() -> Vec<(&'static str, Bounded)> {
         },
     ));
 
+    // Parsed before on the runtime's thread, past the deadline: ten files that take seconds
+    // to decode between them, under a deadline of 300 ms.
+    let dir = scratch();
+    for i in 0..10 {
+        std::fs::write(
+            dir.0.join(format!("{i}.yaml")),
+            format!("{{{}}}\n", keys.join(", ")),
+        )
+        .expect("keys");
+    }
+    rows.push((
+        "check --config: a directory that takes seconds to decode",
+        Bounded {
+            exec: with_args(
+                exec(),
+                &[
+                    "check",
+                    IMAGE,
+                    "--config",
+                    &dir.0.display().to_string(),
+                    "--timeout=300ms",
+                ],
+            ),
+            keep: vec![Box::new(dir)],
+            needle: "gave up after 300ms waiting for the credential provider config",
+            within: Duration::from_secs(2),
+            memory: false,
+        },
+    ));
+
     // Held whole before: every file of the directory in memory at once (211 MB).
     let dir = scratch();
     for i in 0..200 {
