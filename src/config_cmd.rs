@@ -576,6 +576,8 @@ pub fn lint(decoded: &Decoded, bin_dir: Option<BinDir<'_>>) -> Vec<Finding> {
         lint_cache_duration(p, &mut push);
         lint_tokens(p, &mut push);
         lint_env(p, &mut push);
+        // An ECR provider is taken for this program, a drop-in for upstream's: its args and env
+        // are read as this program reads them.
         lint_command_line(p, &mut push);
         if REQUEST_API_VERSIONS[1..].contains(&p.api_version.as_str()) {
             push(
