@@ -1094,7 +1094,11 @@ fn lint_command_line(p: &Provider, push: &mut impl FnMut(Severity, &str, String,
         if !asked.contains(name) || last.get(name.as_str()) != Some(&i) {
             continue;
         }
-        let shown = format!("{}={:?}", name.escape_debug(), crate::cli::bounded(value));
+        let shown = format!(
+            "{}={:?}",
+            name.escape_debug(),
+            crate::cli::bounded(&crate::sanitize::env_value(name, value))
+        );
         let field = format!("env[{i}]");
         match exec_reads(&kept, &[var], &RefCell::default()) {
             Ok(warnings) => {
