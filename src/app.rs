@@ -373,7 +373,7 @@ async fn run_check(
     let pod = match service_account_token_file {
         None => None,
         Some(path) => Some(check::Pod {
-            token: read_token(path)?,
+            token: read_token(path).await?,
             role_arn: role_arn.clone(),
         }),
     };
@@ -388,7 +388,7 @@ async fn run_check(
                 flags.push(format!("{flag}={value}"));
             }
         }
-        check::kubelet::check(config, image, &flags, cli.timeout).await?
+        check::kubelet::check(config, image, &flags, cli.timeout, progress).await?
     } else {
         let options = check::Options {
             image: image.clone(),
@@ -431,17 +431,27 @@ pub(crate) fn open_cache(dir: Option<&std::path::Path>) -> Option<Cache> {
         .ok()
 }
 
-/// A service-account token file, as a projected volume holds it (one line, maybe a newline).
-fn read_token(path: &str) -> Result<Secret, Error> {
-    let read_error = |source| Error::ReadFile {
-        what: "service-account token file",
-        path: path.to_owned(),
-        source,
+/// A service-account token file, as a projected volume holds it (one line, maybe a newline),
+/// checked and read as every file the provider reads: never a FIFO or a device, never more
+/// than a token's size, on a thread the deadline can abandon.
+async fn read_token(path: &str) -> Result<Secret, Error> {
+    let file = files::NamedFile {
+        what: "the service-account token file",
+        origin: "--service-account-token-file",
+        path: PathBuf::from(path),
+        max_bytes: files::MAX_TOKEN_FILE_BYTES,
+        optional: false,
+        contents: files::Contents::Secret,
     };
-    let text = std::fs::read_to_string(path).map_err(read_error)?;
+    let bytes = files::read_apart(file).await?;
+    let text = String::from_utf8_lossy(&bytes);
     let token = text.trim();
     if token.is_empty() {
-        return Err(read_error(std::io::Error::other("it is empty")));
+        return Err(Error::ReadFile {
+            what: "service-account token file",
+            path: path.to_owned(),
+            source: std::io::Error::other("it is empty"),
+        });
     }
     Ok(Secret::new(token))
 }

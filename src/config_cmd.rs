@@ -3,12 +3,16 @@
 //! for KEP-4412 tokens, sane cache durations). Owns its own arguments; reads files only in
 //! `run`; everything else is pure and table-tested.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::binary::{self, Binary};
 use crate::cache::CACHE_DIR_ENV;
 use crate::duration;
 use crate::error::Error;
@@ -526,6 +530,8 @@ pub enum Executable {
     WindowsExe,
     NotExecutable,
     Missing,
+    /// Built for another machine than this one.
+    Foreign(Binary),
 }
 
 /// `--bin-dir`: the directory, and what it holds under a provider's name.
@@ -570,6 +576,9 @@ pub fn lint(decoded: &Decoded, bin_dir: Option<BinDir<'_>>) -> Vec<Finding> {
         lint_cache_duration(p, &mut push);
         lint_tokens(p, &mut push);
         lint_env(p, &mut push);
+        // An ECR provider is taken for this program, a drop-in for upstream's: its args and env
+        // are read as this program reads them.
+        lint_command_line(p, &mut push);
         if REQUEST_API_VERSIONS[1..].contains(&p.api_version.as_str()) {
             push(
                 Severity::Note,
@@ -685,7 +694,7 @@ fn lint_globs(
                 Severity::Warning,
                 &field,
                 format!(
-                    "{glob:?} also matches hosts that are not ECR's, such as {witness:?}: the kubelet execs the provider for those pulls too, and it asks ECR for them"
+                    "{glob:?} also matches hosts that are not ECR's, such as {witness:?}: the kubelet execs the provider for those pulls too, and matching a host that is not ECR's sends the node's ECR token to it, unless containerd mirrors that host to ECR"
                 ),
                 Some(format!("narrow it to {}", quoted_list(&fix))),
             );
@@ -749,9 +758,11 @@ fn never_matches_ecr(glob: &str, url: &SchemelessUrl) -> (Severity, String, Stri
     } else {
         (
             Severity::Warning,
-            message,
             format!(
-                "fine for a pull-through or custom registry host (ECR in the default region is asked for it); otherwise {fix}"
+                "{message}; matching a host that is not ECR's sends the node's ECR token to it, unless containerd mirrors that host to ECR"
+            ),
+            format!(
+                "keep it only if containerd mirrors the hosts it matches to an ECR pull-through cache; otherwise remove it (for ECR hosts, {fix})"
             ),
         )
     }
@@ -790,6 +801,19 @@ fn lint_bin_dir(
             "name",
             format!("{:?}: {path} is not executable", p.name),
             Some(format!("chmod 0755 {path}")),
+        ),
+        Executable::Foreign(binary) => push(
+            Severity::Error,
+            "name",
+            format!(
+                "{:?}: {path} is {binary}, and this machine is {}: the kubelet cannot exec it, so every pull it serves fails",
+                p.name,
+                std::env::consts::ARCH
+            ),
+            Some(format!(
+                "install the {} build of the provider as {path}",
+                std::env::consts::ARCH
+            )),
         ),
     }
 }
@@ -899,6 +923,7 @@ fn lint_tokens(p: &Provider, push: &mut impl FnMut(Severity, &str, String, Optio
 }
 
 fn lint_env(p: &Provider, push: &mut impl FnMut(Severity, &str, String, Option<String>)) {
+    let mut seen = HashSet::new();
     for (i, (name, _)) in p.env.iter().enumerate() {
         let field = format!("env[{i}]");
         if is_secret_name(name) {
@@ -909,7 +934,7 @@ fn lint_env(p: &Provider, push: &mut impl FnMut(Severity, &str, String, Option<S
                 Some("use the node's role, or AWS_PROFILE with AWS_SHARED_CREDENTIALS_FILE (mode 0600)".into()),
             );
         }
-        if p.env[..i].iter().any(|(n, _)| n == name) {
+        if !seen.insert(name) {
             push(
                 Severity::Warning,
                 &field,
@@ -917,6 +942,189 @@ fn lint_env(p: &Provider, push: &mut impl FnMut(Severity, &str, String, Option<S
                 Some("keep one".into()),
             );
         }
+    }
+}
+
+/// How the exec reads a command line and environment: through `cli::parse`, the very parser
+/// every exec runs. `Err`: the exec fails (exit 2) before it reads the request.
+fn exec_reads(
+    args: &[String],
+    env: &[&(String, String)],
+    asked: &RefCell<HashSet<String>>,
+) -> Result<Vec<String>, Refusal> {
+    // The kubelet appends the config's env to its own: the last of a name wins.
+    let lookup = |key: &str| {
+        asked.borrow_mut().insert(key.to_owned());
+        env.iter()
+            .rev()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.clone())
+    };
+    match crate::cli::parse(args.iter().map(OsString::from), lookup) {
+        Err(error) => Err(Refusal::Usage(error.to_string())),
+        Ok(cli) => match cli.command {
+            crate::cli::Command::Provide => Ok(cli.warnings),
+            crate::cli::Command::Help(_) => Err(Refusal::Command("print its help")),
+            crate::cli::Command::Version => Err(Refusal::Command("print its version")),
+            crate::cli::Command::Get { .. } => Err(Refusal::Command("run get")),
+            crate::cli::Command::Check { .. } => Err(Refusal::Command("run check")),
+            crate::cli::Command::Config(_) => Err(Refusal::Command("run config")),
+        },
+    }
+}
+
+/// Why an exec would not answer the kubelet's request.
+#[derive(Clone)]
+enum Refusal {
+    /// A wrong command line: exit 2.
+    Usage(String),
+    /// Another command than the kubelet's: what it does instead.
+    Command(&'static str),
+}
+
+/// One finding per warning, or one for the refusal, of `shown` (an argument or a variable).
+fn report_exec(
+    push: &mut impl FnMut(Severity, &str, String, Option<String>),
+    field: &str,
+    shown: &str,
+    outcome: Result<&[String], Refusal>,
+) {
+    match outcome {
+        Ok(warnings) => {
+            for warning in warnings {
+                push(
+                    Severity::Warning,
+                    field,
+                    format!("{shown}: every exec warns: {warning}"),
+                    None,
+                );
+            }
+        }
+        Err(Refusal::Usage(error)) => push(
+            Severity::Error,
+            field,
+            format!(
+                "{shown}: every exec exits 2 before it reads the request, so every pull it serves fails: {error}"
+            ),
+            Some(format!(
+                "`{PROVIDER_NAME} --help` lists what the kubelet's exec takes"
+            )),
+        ),
+        Err(Refusal::Command(instead)) => push(
+            Severity::Error,
+            field,
+            format!(
+                "{shown}: every exec would {instead} instead of answering the kubelet's request, so every pull it serves fails"
+            ),
+            Some("remove it: the kubelet's exec takes no command, or get-credentials".into()),
+        ),
+    }
+}
+
+/// Walking the arguments one by one costs a parse each: beyond this many, the whole command
+/// line's outcome is reported once.
+const MAX_ARGS_WALKED: usize = 64;
+
+/// A provider that is this program: its `args` and `env` as every exec will read them. Each
+/// error fails every pull the provider serves; each warning is said on every pull.
+fn lint_command_line(p: &Provider, push: &mut impl FnMut(Severity, &str, String, Option<String>)) {
+    let asked = RefCell::new(HashSet::new());
+    let every_env: Vec<&(String, String)> = p.env.iter().collect();
+    let whole = exec_reads(&p.args, &every_env, &asked);
+    // Without the arguments too: the variables a flag in args overrides are read then.
+    let bare = exec_reads(&[], &every_env, &asked);
+    let clean = |outcome: &Result<Vec<String>, Refusal>| matches!(outcome, Ok(w) if w.is_empty());
+    if clean(&whole) && clean(&bare) {
+        return;
+    }
+    if p.args.len() > MAX_ARGS_WALKED {
+        report_exec(
+            push,
+            "args",
+            &format!("{} arguments", p.args.len()),
+            whole.as_deref().map_err(Refusal::clone),
+        );
+        return;
+    }
+    // The arguments one at a time, each after those that passed: a flag may take the next.
+    let mut kept: Vec<String> = Vec::new();
+    let mut said: Vec<String> = Vec::new();
+    let mut refused = false;
+    let mut i = 0;
+    while i < p.args.len() {
+        let mut taken = 1;
+        let with = |n: usize| [&kept[..], &p.args[i..i + n]].concat();
+        let mut outcome = exec_reads(&with(1), &[], &asked);
+        if outcome.is_err() && i + 1 < p.args.len() {
+            let pair = exec_reads(&with(2), &[], &asked);
+            if matches!(pair, Ok(_) | Err(Refusal::Command(_))) {
+                (outcome, taken) = (pair, 2);
+            }
+        }
+        let shown = format!("{:?}", crate::cli::bounded(&p.args[i..i + taken].join(" ")));
+        match outcome {
+            Ok(warnings) => {
+                let new: Vec<String> = warnings
+                    .iter()
+                    .filter(|w| !said.contains(w))
+                    .cloned()
+                    .collect();
+                report_exec(push, &format!("args[{i}]"), &shown, Ok(&new));
+                kept.extend_from_slice(&p.args[i..i + taken]);
+                said = warnings;
+            }
+            Err(refusal) => {
+                refused = true;
+                report_exec(push, &format!("args[{i}]"), &shown, Err(refusal));
+            }
+        }
+        i += taken;
+    }
+    // Each variable the parser reads, alone over the arguments that passed; only the last of a
+    // name counts, as the kubelet's environment keeps only it.
+    let asked = asked.into_inner();
+    let last: HashMap<&str, usize> = p
+        .env
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.as_str(), i))
+        .collect();
+    for (i, var) in p.env.iter().enumerate() {
+        let (name, value) = var;
+        if !asked.contains(name) || last.get(name.as_str()) != Some(&i) {
+            continue;
+        }
+        let shown = format!(
+            "{}={:?}",
+            name.escape_debug(),
+            crate::cli::bounded(&crate::sanitize::env_value(name, value))
+        );
+        let field = format!("env[{i}]");
+        match exec_reads(&kept, &[var], &RefCell::default()) {
+            Ok(warnings) => {
+                let new: Vec<String> = warnings.into_iter().filter(|w| !said.contains(w)).collect();
+                report_exec(push, &field, &shown, Ok(&new));
+                // A flag in args that overrides it hides a value that fails once it goes.
+                if let Err(Refusal::Usage(error)) = exec_reads(&[], &[var], &RefCell::default()) {
+                    push(
+                        Severity::Warning,
+                        &field,
+                        format!(
+                            "{shown}: a flag in args overrides it today, but without that flag every exec exits 2: {error}"
+                        ),
+                        Some("fix or remove it".into()),
+                    );
+                }
+            }
+            Err(refusal) => {
+                refused = true;
+                report_exec(push, &field, &shown, Err(refusal));
+            }
+        }
+    }
+    // A refusal the walk did not single out (flags that only fail together) is still one.
+    if let (Err(refusal), false) = (whole, refused) {
+        report_exec(push, "args", "the command line", Err(refusal));
     }
 }
 
@@ -1206,8 +1414,7 @@ pub fn run(args: &[String]) -> Result<Outcome, Error> {
             bin_dir,
             images,
         } => {
-            let sources = kubelet_config::read_sources(Path::new(&path))?;
-            let decoded = kubelet_config::decode(&sources);
+            let decoded = kubelet_config::read(Path::new(&path))?;
             if let Some(dir) = bin_dir.as_ref().filter(|dir| !Path::new(dir).is_dir()) {
                 return Err(usage(format!("--bin-dir {dir}: not a directory")));
             }
@@ -1236,7 +1443,7 @@ fn executable(dir: &Path, name: &str) -> Executable {
         return Executable::Missing;
     }
     let path = dir.join(name);
-    match std::fs::metadata(&path) {
+    let (status, path) = match std::fs::metadata(&path) {
         Ok(meta) if meta.is_file() => {
             #[cfg(unix)]
             {
@@ -1245,11 +1452,33 @@ fn executable(dir: &Path, name: &str) -> Executable {
                     return Executable::NotExecutable;
                 }
             }
-            Executable::Yes
+            (Executable::Yes, path)
         }
-        _ if dir.join(format!("{name}.exe")).is_file() => Executable::WindowsExe,
-        _ => Executable::Missing,
+        _ if dir.join(format!("{name}.exe")).is_file() => {
+            (Executable::WindowsExe, dir.join(format!("{name}.exe")))
+        }
+        _ => return Executable::Missing,
+    };
+    match built_for(path) {
+        Some(binary) if binary.runs_on(std::env::consts::ARCH) == Some(false) => {
+            Executable::Foreign(binary)
+        }
+        _ => status,
     }
+}
+
+/// What the executable at `path` was built for, from its header alone (a script says nothing).
+fn built_for(path: std::path::PathBuf) -> Option<Binary> {
+    let file = crate::files::NamedFile {
+        what: "the provider's executable",
+        origin: "--bin-dir",
+        path,
+        // Only its header is read, whatever its size.
+        max_bytes: u64::MAX,
+        optional: false,
+        contents: crate::files::Contents::Unread,
+    };
+    Binary::parse(&file.read_head(binary::HEAD_BYTES).ok()?)
 }
 
 #[cfg(test)]
@@ -1824,5 +2053,139 @@ mod tests {
             }
         }
         assert_eq!(parse(&["check", "--help"]).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn args_and_env_are_read_as_every_exec_reads_them() {
+        use Severity::{Error, Warning};
+        let all = &FORMS.iter().map(|f| f.glob).collect::<Vec<_>>()[..];
+        let timeout_30 =
+            "    env:\n      - name: ECR_CREDENTIAL_PROVIDER_TIMEOUT\n        value: \"30\"\n";
+        let table: [(String, Severity, &str, &[&str]); 10] = [
+            (
+                "    args: [--bogus]\n".into(),
+                Error,
+                "providers[0].args[0]",
+                &["\"--bogus\": every exec exits 2", "unknown flag --bogus"],
+            ),
+            (
+                "    args: [--timeout=90s]\n".into(),
+                Warning,
+                "providers[0].args[0]",
+                &["every exec warns", "longer than the kubelet waits"],
+            ),
+            (
+                "    args: [--trace=xml]\n".into(),
+                Warning,
+                "providers[0].args[0]",
+                &["not a trace format"],
+            ),
+            (
+                "    args: [get-credentials, --timeout, 5m]\n".into(),
+                Warning,
+                "providers[0].args[1]",
+                &["\"--timeout 5m\"", "longer than the kubelet waits"],
+            ),
+            (
+                "    args: [check, x]\n".into(),
+                Error,
+                "providers[0].args[0]",
+                &["would run check instead of answering the kubelet's request"],
+            ),
+            (
+                "    args: [--version]\n".into(),
+                Error,
+                "providers[0].args[0]",
+                &["would print its version"],
+            ),
+            (
+                "    args: [--bogus, --v=x]\n".into(),
+                Warning,
+                "providers[0].args[1]",
+                &["not a verbosity"],
+            ),
+            (
+                timeout_30.into(),
+                Error,
+                "providers[0].env[0]",
+                &[
+                    "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"30\": every exec exits 2",
+                    "a duration needs a unit",
+                ],
+            ),
+            (
+                format!("    args: [--timeout=20s]\n{timeout_30}"),
+                Warning,
+                "providers[0].env[0]",
+                &["a flag in args overrides it today, but without that flag every exec exits 2"],
+            ),
+            (
+                "    env:\n      - name: ECR_CREDENTIAL_PROVIDER_TRACE\n        value: xml\n"
+                    .into(),
+                Warning,
+                "providers[0].env[0]",
+                &["is not a trace setting"],
+            ),
+        ];
+        for (extra, severity, field, needles) in table {
+            check_finding(&with_globs(all, &extra), severity, field, needles);
+        }
+        let clean = "    args: [get-credentials, --timeout=20s, --v=2]\n    env:\n      - name: ECR_CREDENTIAL_PROVIDER_TIMEOUT\n        value: 20s\n";
+        assert_eq!(lint_text(&with_globs(all, clean)), []);
+        // Another program's provider is not read by this one's parser.
+        let other = with_globs(&["*.gcr.io"], "    args: [--bogus]\n")
+            .replace("name: ecr-credential-provider", "name: gcp");
+        assert!(
+            lint_text(&other).iter().all(|f| !f.field.contains("args")),
+            "{:?}",
+            lint_text(&other)
+        );
+    }
+
+    #[test]
+    fn patterns_beyond_ecr_say_where_the_token_goes() {
+        use Severity::Warning;
+        let all = &FORMS.iter().map(|f| f.glob).collect::<Vec<_>>()[..];
+        let last = format!("providers[0].matchImages[{}]", FORMS.len());
+        for glob in ["*", "*.io", "ghcr.io", "*.*.ecr.*.amazonaws.com"] {
+            let mut globs = all.to_vec();
+            globs.push(glob);
+            check_finding(
+                &with_globs(&globs, ""),
+                Warning,
+                &last,
+                &["sends the node's ECR token to it, unless containerd mirrors that host to ECR"],
+            );
+        }
+        let findings = lint_text(&with_globs(&[all, &["*"]].concat(), ""));
+        let text = report("c", &findings);
+        assert!(
+            text.contains("fix: keep it only if containerd mirrors the hosts it matches to an ECR pull-through cache; otherwise remove it")
+                && !text.contains("fine for a pull-through"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bin_dir_names_a_binary_built_for_another_machine() {
+        let decoded = kubelet_config::decode(&[kubelet_config::Source {
+            name: String::new(),
+            text: generate(&Options::default()),
+        }]);
+        let arm64 = Executable::Foreign(Binary {
+            format: binary::Format::Elf,
+            machine: 183,
+            bits64: true,
+        });
+        let status_of = move |_: &str| arm64;
+        let findings = lint(&decoded, Some(("/opt/bin", &status_of)));
+        let text = report("c", &findings);
+        assert!(
+            text.contains(&format!(
+                "c:6: error: providers[0].name: \"ecr-credential-provider\": /opt/bin/ecr-credential-provider is an ELF executable for aarch64, and this machine is {}: the kubelet cannot exec it",
+                std::env::consts::ARCH
+            )),
+            "{text}"
+        );
     }
 }

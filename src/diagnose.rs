@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use crate::aws::{AwsError, CallerIdentity, Failure, PullThroughRule, TokenClaims};
-use crate::error::{Error, WAITING_FOR_STDIN};
+use crate::error::{Error, WAITING_FOR_CONFIG, WAITING_FOR_STDIN};
+use crate::files::FileError;
 use crate::registry::Unreached;
 use crate::request::RequestError;
 
@@ -18,6 +19,7 @@ pub const NETWORK: &str = "check the node's route to the endpoint: security grou
 const NO_ANSWER: &str = "nothing answered in time: if nothing accepts the connection, check the node's route to the endpoint (security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr, HTTPS_PROXY/NO_PROXY); a server that accepts but answers slowly or without end is not ECR: check AWS_ENDPOINT_URL* and any proxy in between";
 /// The answer began but never ended: the route works, the server is the trouble.
 const UNFINISHED: &str = "the endpoint began to answer but did not finish: ECR answers in well under a second, so this is not ECR or a proxy holds the answer: check AWS_ENDPOINT_URL* and HTTPS_PROXY";
+const FILE: &str = "point the setting at a regular file of a sensible size, or unset it";
 const STDIN_OPEN: &str = "the kubelet writes one request and closes stdin; whatever runs this provider must do the same (by hand, `ecr-credential-provider get IMAGE` builds the request)";
 
 /// The fix for `error`, when there is something more useful to say than the error itself.
@@ -39,11 +41,16 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::ReadConfig(_) => {
             "give the kubelet's --image-credential-provider-config: a file or a directory of *.yaml, *.yml or *.json files".into()
         }
+        Error::File(FileError::NotRegular { .. } | FileError::TooLarge { .. }) => FILE.into(),
+        Error::File(_) => return None,
         Error::Tls(_) => "point AWS_CA_BUNDLE at a readable PEM file of CA certificates, or unset it to trust the system's roots".into(),
         Error::Token { .. } => {
             NOT_ECR.into()
         }
         Error::Timeout { waiting_for, .. } if waiting_for == WAITING_FOR_STDIN => STDIN_OPEN.into(),
+        Error::Timeout { waiting_for, .. } if waiting_for.starts_with(WAITING_FOR_CONFIG) => {
+            "a credential provider config reads in well under a second: give check --config the kubelet's own file or directory, or a longer --timeout".into()
+        }
         Error::Timeout { answer_started: true, .. } => format!(
             "{UNFINISHED}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
         ),
@@ -132,9 +139,7 @@ pub fn aws_hint(error: &AwsError) -> Option<String> {
         AwsError::EmptyReply { .. } => {
             NOT_ECR.into()
         }
-        AwsError::File(_) => {
-            "point the setting at a regular file of a sensible size, or unset it".into()
-        }
+        AwsError::File(_) => FILE.into(),
     };
     Some(text)
 }
@@ -510,7 +515,19 @@ pub fn unknown_challenge(scheme: &str) -> Advice {
 }
 
 /// `check --config`: no provider's matchImages matches the image's host.
-pub fn no_provider_matches(host: &str) -> Advice {
+/// No provider matches the image. `ecr`: its host is an ECR registry's. For any other host no
+/// pattern is the right state: a pattern would hand that host the node's ECR token.
+pub fn no_provider_matches(host: &str, ecr: bool) -> Advice {
+    if !ecr {
+        return Advice::new(
+            format!(
+                "{host} is not an ECR registry: matching a host that is not ECR's sends the node's ECR token to it, unless containerd mirrors that host to ECR"
+            ),
+            Some(format!(
+                "nothing to add for {host}, unless containerd mirrors it to an ECR pull-through cache: only then add `{host}` to matchImages, so that the token goes to ECR"
+            )),
+        );
+    }
     let labels = host.split(':').next().unwrap_or(host).split('.').count();
     Advice::new(
         format!(

@@ -67,6 +67,9 @@ pub enum Error {
     /// `config check` could not read the config file or directory.
     #[error(transparent)]
     ReadConfig(#[from] ReadError),
+    /// A file named on the command line that is not one to read: a FIFO, a device, too large.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     /// A file named on the command line.
     #[error("could not read the {what} {path}: {source}")]
     ReadFile {
@@ -83,6 +86,8 @@ pub enum Error {
 
 /// What the run waits for while it reads stdin; the deadline's hint depends on it.
 pub const WAITING_FOR_STDIN: &str = "the request on stdin";
+/// What `check --config` waits for while it reads the config (the path follows).
+pub const WAITING_FOR_CONFIG: &str = "the credential provider config";
 
 impl Error {
     pub fn exit_code(&self) -> u8 {

@@ -1,6 +1,7 @@
 //! Files named by the environment (AWS_CA_BUNDLE, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE,
 //! ~/.aws/config and credentials, AWS_WEB_IDENTITY_TOKEN_FILE, the container token file,
-//! SSL_CERT_FILE and the files in SSL_CERT_DIR, which the TLS stack reads for its roots),
+//! SSL_CERT_FILE and the files in SSL_CERT_DIR, which the TLS stack reads for its roots, and
+//! `check --service-account-token-file`),
 //! checked before anything opens them: a FIFO, a device or a huge file is one error naming the
 //! file and the setting that named it. The SDK reads these with a blocking `std::fs::read` on
 //! the runtime's only thread, where a FIFO would hang past every deadline (issue 10), so the
@@ -110,18 +111,7 @@ impl NamedFile {
     /// Checks, then reads at most `max_bytes` (a file that grew meanwhile is refused too).
     pub fn read(&self) -> Result<Vec<u8>, FileError> {
         self.check()?;
-        let read_error = |source| FileError::Read {
-            file: self.shown(),
-            source,
-        };
-        let file = std::fs::File::open(&self.path).map_err(read_error)?;
-        // Sized up front, the read takes two calls, not one per doubling of the buffer.
-        let size = file.metadata().map_or(0, |metadata| metadata.len());
-        let mut bytes =
-            Vec::with_capacity(usize::try_from(size.min(self.max_bytes)).unwrap_or(0) + 1);
-        file.take(self.max_bytes + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read_error)?;
+        let bytes = self.read_at_most(self.max_bytes.saturating_add(1))?;
         if bytes.len() as u64 > self.max_bytes {
             return Err(FileError::TooLarge {
                 file: self.shown(),
@@ -131,6 +121,40 @@ impl NamedFile {
         }
         Ok(bytes)
     }
+
+    /// Checks, then reads the first `len` bytes at most: an executable's header, say.
+    pub fn read_head(&self, len: u64) -> Result<Vec<u8>, FileError> {
+        self.check()?;
+        self.read_at_most(len)
+    }
+
+    fn read_at_most(&self, len: u64) -> Result<Vec<u8>, FileError> {
+        let read_error = |source| FileError::Read {
+            file: self.shown(),
+            source,
+        };
+        let file = std::fs::File::open(&self.path).map_err(read_error)?;
+        // Sized up front, the read takes two calls, not one per doubling of the buffer.
+        let size = file.metadata().map_or(0, |metadata| metadata.len());
+        let mut bytes = Vec::with_capacity(usize::try_from(size.min(len)).unwrap_or(0) + 1);
+        file.take(len).read_to_end(&mut bytes).map_err(read_error)?;
+        Ok(bytes)
+    }
+}
+
+/// Reads `file` (checks first, at most `max_bytes`) on a thread of its own, so that the run's
+/// deadline can abandon a read that blocks.
+pub async fn read_apart(file: NamedFile) -> Result<Vec<u8>, FileError> {
+    static READ: Ahead<NamedFile, Result<Vec<u8>, FileError>> = Ahead::new("read-file", read_owned);
+    let shown = file.shown();
+    READ.result(&file)
+        .await
+        .unwrap_or(Err(FileError::Lost { file: shown }))
+}
+
+#[allow(clippy::needless_pass_by_value, reason = "the shape `Ahead` runs")]
+fn read_owned(file: NamedFile) -> Result<Vec<u8>, FileError> {
+    file.read()
 }
 
 fn kind_of(metadata: &std::fs::Metadata) -> &'static str {

@@ -2,14 +2,16 @@
 //! fields in their exact case, no duplicates, the right types), its start-up validation, the
 //! file-or-directory form (1.34+), and which providers it execs for an image (`matchImages`
 //! globs per DNS label, equal label counts, equal ports, the glob's path a prefix).
-//! Pure except `read_sources`, the one function that reads files. Knows nothing of ECR.
+//! Pure except `read`, the one function that reads files (one at a time: only what they decode
+//! to is kept). Knows nothing of ECR.
 //!
 //! ```text
-//! let sources = kubelet_config::read_sources(Path::new(path))?;  // a file or a directory
-//! let config = kubelet_config::decode(&sources).into_result()?;  // Err: why the kubelet refuses it
+//! let decoded = kubelet_config::read(Path::new(path))?;  // a file or a directory
+//! let config = decoded.into_result()?;                   // Err: why the kubelet refuses it
 //! for provider in config.providers_for(image) { /* name, args, env, api_version, … */ }
 //! ```
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -78,7 +80,7 @@ pub struct Origin {
     pub index: usize,
     pub line: usize,
     /// The line of each field and list item (`matchImages[2]`), for messages.
-    pub lines: Vec<(String, usize)>,
+    pub lines: HashMap<String, usize>,
 }
 
 impl Origin {
@@ -97,7 +99,7 @@ impl Origin {
     pub fn line_of(&self, field: &str) -> usize {
         let mut field = field;
         loop {
-            if let Some((_, line)) = self.lines.iter().find(|(f, _)| f == field) {
+            if let Some(line) = self.lines.get(field) {
                 return *line;
             }
             match field.rfind(['.', '[']) {
@@ -188,66 +190,79 @@ impl Decoded {
     }
 }
 
-/// Reads the kubelet's `--image-credential-provider-config`: a file, or (Kubernetes 1.34+) a
-/// directory whose `*.json`, `*.yaml` and `*.yml` files are read in lexicographic order.
-pub fn read_sources(path: &Path) -> Result<Vec<Source>, ReadError> {
+/// Reads the kubelet's `--image-credential-provider-config` and decodes it: a file, or
+/// (Kubernetes 1.34+) a directory whose `*.json`, `*.yaml` and `*.yml` files are read in
+/// lexicographic order. One file at a time: a directory of many large files never sits in
+/// memory whole, only the providers they decode to.
+pub fn read(path: &Path) -> Result<Decoded, ReadError> {
+    let (files, in_dir) = config_files(path)?;
+    let mut decoder = Decoder::default();
+    for file in files {
+        decoder.add(&read_source(&file, in_dir)?);
+    }
+    Ok(decoder.finish())
+}
+
+/// The files `read` reads, and whether they come from a directory.
+fn config_files(path: &Path) -> Result<(Vec<PathBuf>, bool), ReadError> {
     let read_error = |path: &Path, source| ReadError {
         path: path.to_owned(),
         source,
     };
     let metadata = std::fs::metadata(path).map_err(|e| read_error(path, e))?;
-    let mut files = Vec::new();
-    if metadata.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(|e| read_error(path, e))? {
-            let entry = entry.map_err(|e| read_error(path, e))?;
-            let file = entry.path();
-            let wanted = file
-                .extension()
-                .is_some_and(|ext| ext == "json" || ext == "yaml" || ext == "yml");
-            if wanted && std::fs::metadata(&file).is_ok_and(|m| m.is_file()) {
-                files.push(file);
-            }
-        }
-        files.sort();
-        if files.is_empty() {
-            return Err(read_error(
-                path,
-                std::io::Error::other("no *.json, *.yaml or *.yml file in this directory"),
-            ));
-        }
-    } else if metadata.is_file() {
-        files.push(path.to_owned());
-    } else {
+    if metadata.is_file() {
+        return Ok((vec![path.to_owned()], false));
+    }
+    if !metadata.is_dir() {
         // A FIFO or a device would block the read or never end.
         return Err(read_error(
             path,
             std::io::Error::other("not a regular file or a directory"),
         ));
     }
-    let in_dir = metadata.is_dir();
-    files
-        .into_iter()
-        .map(|file| {
-            use std::io::Read;
-            let mut text = String::new();
-            std::fs::File::open(&file)
-                .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text))
-                .map_err(|e| read_error(&file, e))?;
-            if text.len() as u64 > MAX_CONFIG_BYTES {
-                return Err(read_error(
-                    &file,
-                    std::io::Error::other("larger than 1 MiB: not a credential provider config"),
-                ));
-            }
-            let name = if in_dir {
-                file.file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-            } else {
-                String::new()
-            };
-            Ok(Source { name, text })
-        })
-        .collect()
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(|e| read_error(path, e))? {
+        let entry = entry.map_err(|e| read_error(path, e))?;
+        let file = entry.path();
+        let wanted = file
+            .extension()
+            .is_some_and(|ext| ext == "json" || ext == "yaml" || ext == "yml");
+        if wanted && std::fs::metadata(&file).is_ok_and(|m| m.is_file()) {
+            files.push(file);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(read_error(
+            path,
+            std::io::Error::other("no *.json, *.yaml or *.yml file in this directory"),
+        ));
+    }
+    Ok((files, true))
+}
+
+fn read_source(file: &Path, in_dir: bool) -> Result<Source, ReadError> {
+    use std::io::Read;
+    let read_error = |source| ReadError {
+        path: file.to_owned(),
+        source,
+    };
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text))
+        .map_err(read_error)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(read_error(std::io::Error::other(
+            "larger than 1 MiB: not a credential provider config",
+        )));
+    }
+    let name = if in_dir {
+        file.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    } else {
+        String::new()
+    };
+    Ok(Source { name, text })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -260,22 +275,39 @@ pub struct ReadError {
 /// Decodes and validates the files as one config, as the kubelet merges the directory form.
 /// Keeps going after a problem, so that a linter can report them all.
 pub fn decode(sources: &[Source]) -> Decoded {
-    let mut decoded = Decoded::default();
+    let mut decoder = Decoder::default();
     for source in sources {
+        decoder.add(source);
+    }
+    decoder.finish()
+}
+
+/// Decodes file after file into one config; validates the whole once all are in.
+#[derive(Default)]
+struct Decoder(Decoded);
+
+impl Decoder {
+    fn add(&mut self, source: &Source) {
+        let decoded = &mut self.0;
         let file = (!source.name.is_empty()).then(|| source.name.clone());
         let mut sink = Sink {
             file: file.clone(),
             problems: Vec::new(),
         };
         match yaml::parse(&source.text) {
-            Err(error) => sink.push(
-                Some(error.line).filter(|l| *l > 0),
-                "",
-                format!("not YAML or JSON: {}", error.message),
-                (error.message.contains("anchor") || error.message.contains("alias")).then(|| {
-                    "quote patterns that start with *, as in \"*.dkr.ecr.*.amazonaws.com\": a plain * starts a YAML alias".into()
-                }),
-            ),
+            Err(error) => {
+                // A plain `*` starts an alias: say so, unless the aliases were refused for size.
+                let alias = (error.message.contains("anchor") || error.message.contains("alias"))
+                    && !error.message.starts_with(yaml::EXCESSIVE_ALIASING);
+                sink.push(
+                    Some(error.line).filter(|l| *l > 0),
+                    "",
+                    format!("not YAML or JSON: {}", error.message),
+                    alias.then(|| {
+                        "quote patterns that start with *, as in \"*.dkr.ecr.*.amazonaws.com\": a plain * starts a YAML alias".into()
+                    }),
+                );
+            }
             Ok(document) => {
                 if document.more_documents {
                     decoded.ignored.push(Problem {
@@ -294,8 +326,11 @@ pub fn decode(sources: &[Source]) -> Decoded {
         }
         decoded.problems.extend(sink.problems);
     }
-    validate(&decoded.config, &mut decoded.problems);
-    decoded
+
+    fn finish(mut self) -> Decoded {
+        validate(&self.0.config, &mut self.0.problems);
+        self.0
+    }
 }
 
 struct Sink {
@@ -557,15 +592,15 @@ fn provider(node: &Node, index: usize, sink: &mut Sink) -> Option<Provider> {
         file: None,
         index,
         line: node.line,
-        lines: Vec::new(),
+        lines: HashMap::new(),
     };
     let at = origin.field("");
     let fields = object(node, PROVIDER_FIELDS, &at, sink)?;
     for (key, value) in &fields {
-        origin.lines.push(((*key).to_owned(), value.line));
+        origin.lines.insert((*key).to_owned(), value.line);
         if let Value::Seq(items) = &value.value {
             for (i, item) in items.iter().enumerate() {
-                origin.lines.push((format!("{key}[{i}]"), item.line));
+                origin.lines.insert(format!("{key}[{i}]"), item.line);
             }
         }
     }
@@ -737,7 +772,12 @@ fn validate(config: &Config, problems: &mut Vec<Problem>) {
             fix: None,
         });
     }
-    let mut seen: Vec<&Provider> = Vec::new();
+    // Names and fields already seen, looked up in one step each: the config is outside input.
+    let mut seen: HashMap<&str, &Provider> = HashMap::new();
+    let reported: HashSet<(Option<String>, String)> = problems
+        .iter()
+        .map(|q| (q.file.clone(), q.field.clone()))
+        .collect();
     for p in &config.providers {
         let mut push = |field: &str, message: String, fix: Option<String>| {
             problems.push(Problem {
@@ -756,7 +796,7 @@ fn validate(config: &Config, problems: &mut Vec<Problem>) {
                 Some("name: ecr-credential-provider".into()),
             );
         }
-        if let Some(first) = seen.iter().find(|q| q.name == *name) {
+        if let Some(first) = seen.get(name.as_str()) {
             let place = first.origin.file.as_ref().map_or_else(
                 || first.origin.field(""),
                 |f| format!("{f}: {}", first.origin.field("")),
@@ -767,7 +807,7 @@ fn validate(config: &Config, problems: &mut Vec<Problem>) {
                 Some("one provider per name across all files".into()),
             );
         }
-        seen.push(p);
+        seen.entry(name.as_str()).or_insert(p);
         if !REQUEST_API_VERSIONS.contains(&p.api_version.as_str()) {
             let message = if p.api_version.is_empty() {
                 "is required".into()
@@ -801,9 +841,10 @@ fn validate(config: &Config, problems: &mut Vec<Problem>) {
             }
         }
         if p.default_cache_duration.is_none()
-            && !problems
-                .iter()
-                .any(|q| q.field == p.origin.field("defaultCacheDuration"))
+            && !reported.contains(&(
+                p.origin.file.clone(),
+                p.origin.field("defaultCacheDuration"),
+            ))
         {
             problems.push(Problem {
                 file: p.origin.file.clone(),
@@ -867,7 +908,8 @@ fn validate_tokens(p: &Provider, t: &TokenAttributes, problems: &mut Vec<Problem
         (".requiredServiceAccountAnnotationKeys", required),
         (".optionalServiceAccountAnnotationKeys", optional),
     ] {
-        for (i, key) in keys.iter().enumerate() {
+        let mut seen = HashSet::new();
+        for key in keys {
             if !is_qualified_name(&key.to_ascii_lowercase()) {
                 push(
                     field,
@@ -875,11 +917,12 @@ fn validate_tokens(p: &Provider, t: &TokenAttributes, problems: &mut Vec<Problem
                     None,
                 );
             }
-            if keys[..i].contains(key) {
+            if !seen.insert(key) {
                 push(field, format!("duplicate key {key:?}"), None);
             }
         }
     }
+    let optional: HashSet<&String> = optional.iter().collect();
     if let Some(both) = required.iter().find(|k| optional.contains(k)) {
         push(
             "",

@@ -5,6 +5,7 @@
 pub mod ahead;
 pub mod app;
 pub mod aws;
+pub mod binary;
 pub mod ca_bundle;
 pub mod cache;
 pub mod check;

@@ -1,6 +1,8 @@
 //! YAML or JSON text → a tree of values with their line numbers, typed the way the kubelet's
 //! decoder (sigs.k8s.io/yaml, YAML 1.1 rules) types them: a plain `yes`, `on` or `12` is not a
 //! string there. Duplicate keys are refused, as the kubelet's strict decoding refuses them.
+//! Bounded: aliases may add at most a few times the document's own size (go-yaml refuses
+//! "excessive aliasing" in the same spirit), so a small file cannot expand to gigabytes.
 //! Pure: text in, tree out.
 
 use std::collections::HashMap;
@@ -10,6 +12,12 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 /// More nodes than any credential provider config holds; bounds alias expansion.
 const MAX_NODES: usize = 100_000;
 const MAX_DEPTH: usize = 64;
+/// Aliases may add this many times the document's size (scalars, keys and one byte a node)...
+const ALIAS_RATIO: usize = 4;
+/// ...or this much, whichever is more, so that a small file may reuse its anchors freely.
+const MIN_ALIAS_BUDGET: usize = 64 << 10;
+/// How an alias bomb's refusal starts, go-yaml's words.
+pub const EXCESSIVE_ALIASING: &str = "excessive aliasing";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -64,6 +72,7 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         nodes: 0,
+        alias_budget: text.len().saturating_mul(ALIAS_RATIO).max(MIN_ALIAS_BUDGET),
     };
     let mut documents = 0;
     let mut root = None;
@@ -93,8 +102,47 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
 
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node with its size, so that an alias is weighed before it is copied.
+    anchors: HashMap<usize, (Node, Size)>,
     nodes: usize,
+    /// What aliases may still add, in bytes (see `Size::bytes`).
+    alias_budget: usize,
+}
+
+/// What a node holds once expanded: its nodes, and its bytes (every scalar's and key's text,
+/// plus one a node, so that empty values weigh something too).
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn of(node: &Node) -> Self {
+        let mut size = Self { nodes: 1, bytes: 1 };
+        let mut add = |child: Self| {
+            size.nodes = size.nodes.saturating_add(child.nodes);
+            size.bytes = size.bytes.saturating_add(child.bytes);
+        };
+        match &node.value {
+            Value::Null | Value::Bool(_) => {}
+            Value::Number(text) | Value::Str(text) => add(Self {
+                nodes: 0,
+                bytes: text.len(),
+            }),
+            Value::Seq(items) => items.iter().for_each(|item| add(Self::of(item))),
+            Value::Map(entries) => {
+                for (key, _, value) in entries {
+                    add(Self {
+                        nodes: 0,
+                        bytes: key.len(),
+                    });
+                    add(Self::of(value));
+                }
+            }
+        }
+        size
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -114,16 +162,12 @@ impl<'a> Builder<'a> {
 
     fn node(&mut self, event: Event<'a>, span: Span, depth: usize) -> Result<Node, YamlError> {
         let line = span.start.line();
-        let too_much = |what: &str| YamlError {
-            line,
-            message: format!("{what}: more than any credential provider config holds"),
-        };
         if depth > MAX_DEPTH {
-            return Err(too_much("nested too deeply"));
+            return Err(too_much(line, "nested too deeply"));
         }
         self.nodes += 1;
         if self.nodes > MAX_NODES {
-            return Err(too_much("too many values"));
+            return Err(too_much(line, "too many values"));
         }
         let (anchor, value) = match event {
             Event::Scalar(text, style, anchor, tag) => {
@@ -148,6 +192,9 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(anchor, _) => {
                 let mut entries: Vec<(String, usize, Node)> = Vec::new();
+                // Each key's first line, so that a duplicate is found in one look-up: a
+                // search of the entries made a mapping of 49,000 keys take seconds.
+                let mut lines: HashMap<String, usize> = HashMap::new();
                 loop {
                     let (event, span) = self.next()?;
                     if matches!(event, Event::MappingEnd) {
@@ -166,7 +213,7 @@ impl<'a> Builder<'a> {
                             });
                         }
                     };
-                    if let Some((_, first, _)) = entries.iter().find(|(k, _, _)| *k == name) {
+                    if let Some(first) = lines.get(&name) {
                         return Err(YamlError {
                             line: key.line,
                             message: format!(
@@ -176,21 +223,12 @@ impl<'a> Builder<'a> {
                     }
                     let (event, span) = self.next()?;
                     let value = self.node(event, span, depth + 1)?;
+                    lines.insert(name.clone(), key.line);
                     entries.push((name, key.line, value));
                 }
                 (anchor, Value::Map(entries))
             }
-            Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or(YamlError {
-                    line,
-                    message: "an alias to an unknown anchor".into(),
-                })?;
-                self.nodes += count(&node);
-                if self.nodes > MAX_NODES {
-                    return Err(too_much("too many values"));
-                }
-                return Ok(node);
-            }
+            Event::Alias(id) => return self.alias(id, line),
             other => {
                 return Err(YamlError {
                     line,
@@ -200,17 +238,38 @@ impl<'a> Builder<'a> {
         };
         let node = Node { line, value };
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), Size::of(&node)));
         }
         Ok(node)
     }
+
+    /// A copy of the anchored node, weighed before it is made: a copy past the bounds never is.
+    fn alias(&mut self, id: usize, line: usize) -> Result<Node, YamlError> {
+        let (node, size) = self.anchors.get(&id).ok_or(YamlError {
+            line,
+            message: "an alias to an unknown anchor".into(),
+        })?;
+        self.nodes = self.nodes.saturating_add(size.nodes);
+        if self.nodes > MAX_NODES {
+            return Err(too_much(line, "too many values"));
+        }
+        self.alias_budget = self
+            .alias_budget
+            .checked_sub(size.bytes)
+            .ok_or_else(|| YamlError {
+                line,
+                message: format!(
+                    "{EXCESSIVE_ALIASING}: the aliases expand to more than {ALIAS_RATIO} times the document's own size; write the values out"
+                ),
+            })?;
+        Ok(node.clone())
+    }
 }
 
-fn count(node: &Node) -> usize {
-    1 + match &node.value {
-        Value::Seq(items) => items.iter().map(count).sum(),
-        Value::Map(entries) => entries.iter().map(|(_, _, node)| count(node)).sum(),
-        _ => 0,
+fn too_much(line: usize, what: &str) -> YamlError {
+    YamlError {
+        line,
+        message: format!("{what}: more than any credential provider config holds"),
     }
 }
 
@@ -386,14 +445,57 @@ mod tests {
                 "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]"
             );
         }
+        let error = parse(&bomb).unwrap_err();
         assert!(
-            parse(&bomb)
-                .unwrap_err()
-                .message
-                .contains("too many values")
+            error.message.contains("too many values")
+                || error.message.starts_with(EXCESSIVE_ALIASING),
+            "{error}"
         );
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(parse(&deep).is_err());
+    }
+
+    #[test]
+    fn aliases_add_at_most_a_few_times_the_document() {
+        // Issue 19: 600 kB aliased 100,000 times was 60 GB once expanded; 100 kB a thousand
+        // times is 100 MB, a bound a test can pass without one.
+        let bomb = format!(
+            "args: [&b \"{}\"]\nmatchImages: [{}]\n",
+            "x".repeat(100_000),
+            vec!["*b"; 1000].join(", ")
+        );
+        let error = parse(&bomb).unwrap_err();
+        assert!(error.message.starts_with(EXCESSIVE_ALIASING), "{error}");
+        assert_eq!(error.line, 2);
+        // Within the budget: a big value aliased a few times, a small one many times.
+        let few = format!("a: &b \"{}\"\nc: [*b, *b, *b]\n", "x".repeat(100_000));
+        assert!(parse(&few).is_ok());
+        let mut env = "e: &e [{name: AWS_REGION, value: us-east-1}]\n".to_owned();
+        for i in 0..500 {
+            let _ = writeln!(env, "p{i}: *e");
+        }
+        assert!(parse(&env).is_ok());
+    }
+
+    #[test]
+    fn a_mapping_of_many_keys_is_checked_in_linear_time() {
+        // Issue 19: comparing each key with every earlier one took 4.3 s for 49,000 keys
+        // (12 s of CPU in a debug build; a fraction of a second once linear).
+        let text: String = (0..49_000)
+            .map(|i| format!("key{i}: {i}\n"))
+            .chain(["key48999: again\n".to_owned()])
+            .collect();
+        let started = std::time::Instant::now();
+        let error = parse(&text).unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            error
+                .message
+                .contains("duplicate key \"key48999\" (first on line 49000)"),
+            "{error}"
+        );
+        assert_eq!(error.line, 49_001);
+        assert!(elapsed < std::time::Duration::from_secs(3), "{elapsed:?}");
     }
 
     #[test]

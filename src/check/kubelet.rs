@@ -10,11 +10,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::report::{Report, Steps};
+use crate::ahead::Ahead;
+use crate::deadline::Progress;
 use crate::diagnose::{self, Advice};
 use crate::duration;
-use crate::error::Error;
+use crate::error::{Error, WAITING_FOR_CONFIG};
 use crate::image;
-use crate::kubelet_config::{self, Config, Provider};
+use crate::kubelet_config::{self, Config, Decoded, Provider, ReadError};
 
 /// Runs `check` as the provider `config` picks for `image`. `flags` are the check's own flags
 /// (`--registry-endpoint`, `--service-account-token-file`, `--role-arn`), passed on.
@@ -23,10 +25,12 @@ pub async fn check(
     image: &str,
     flags: &[String],
     timeout: Duration,
+    progress: &Progress,
 ) -> Result<Report, Error> {
     let started = Instant::now();
     let mut steps = Steps::default();
-    let config = match read(path)? {
+    progress.step(format!("{WAITING_FOR_CONFIG} {path}"));
+    let config = match read(path).await? {
         Ok(config) => config,
         Err(reason) => {
             steps.fail("config", format!("{path}: {reason}"), Advice::default());
@@ -37,7 +41,10 @@ pub async fn check(
     // The kubelet matches the image of its request: no tag, no digest.
     let requested = kubelet_config::request_image(image);
     let Some(provider) = config.providers_for(&requested).into_iter().next() else {
-        let host = image::parse(image).map_or_else(|_| image.to_owned(), |r| r.host);
+        let (host, ecr) = image::parse(image).map_or_else(
+            |_| (image.to_owned(), false),
+            |r| (r.host, r.kind != image::RegistryKind::Unrecognized),
+        );
         let globs: Vec<&str> = config
             .providers
             .iter()
@@ -49,7 +56,7 @@ pub async fn check(
                 "no provider in {path} matches {host}: the kubelet execs none and pulls without credentials (matchImages: {})",
                 globs.join(", ")
             ),
-            diagnose::no_provider_matches(&host),
+            diagnose::no_provider_matches(&host, ecr),
         );
         steps.not_tried_from("image", "no provider matches");
         return Ok(steps.report(image, false));
@@ -60,17 +67,33 @@ pub async fn check(
     let left = timeout
         .saturating_sub(started.elapsed())
         .saturating_sub(reserve);
+    progress.step(format!(
+        "the check run with provider {}'s env",
+        provider.name
+    ));
     let child = run_as(provider, image, flags, left).await?;
     steps.0.extend(child.steps);
     Ok(steps.report(image, child.pullable))
 }
 
 /// The config as the kubelet reads it at start-up; `Ok(Err(why))`: the kubelet would refuse it.
-fn read(path: &str) -> Result<Result<Config, String>, Error> {
-    let sources = kubelet_config::read_sources(Path::new(path))?;
-    Ok(kubelet_config::decode(&sources)
+/// Read and decoded on a thread of its own, so that the run's deadline holds whatever the file.
+async fn read(path: &str) -> Result<Result<Config, String>, Error> {
+    static READ: Ahead<String, Result<Decoded, ReadError>> = Ahead::new("config", read_config);
+    let decoded = READ.result(&path.to_owned()).await.unwrap_or_else(|| {
+        Err(ReadError {
+            path: path.into(),
+            source: std::io::Error::other("the reading thread stopped"),
+        })
+    })?;
+    Ok(decoded
         .into_result()
         .map_err(|rejected| rejected.to_string()))
+}
+
+#[allow(clippy::needless_pass_by_value, reason = "the shape `Ahead` runs")]
+fn read_config(path: String) -> Result<Decoded, ReadError> {
+    kubelet_config::read(Path::new(&path))
 }
 
 fn describe(config: &Config, provider: &Provider, image: &str) -> String {

@@ -884,7 +884,7 @@ fn an_unreadable_token_file_is_one_line() {
         .run();
     assert_eq!(
         output.error_line(),
-        "ecr-credential-provider: error: could not read the service-account token file /nonexistent/token: No such file or directory (os error 2)"
+        "ecr-credential-provider: error: could not read the service-account token file /nonexistent/token (from --service-account-token-file): No such file or directory (os error 2)"
     );
 }
 
@@ -1014,6 +1014,37 @@ providers:
     assert!(server.seen().is_empty(), "nothing is asked of AWS");
     let text = output.stdout.replace(&path.display().to_string(), "CONFIG");
     insta::assert_snapshot!("config_no_match_text", text);
+}
+
+/// A registry that is not ECR: no pattern is the right state, and the advice says where the
+/// token would go if one matched it (issue 19: it suggested `ghcr.io` itself).
+#[test]
+fn check_config_for_a_registry_that_is_not_ecr_says_where_the_token_would_go() {
+    let dir = TempDir::new();
+    let path = dir.0.join("config.yaml");
+    std::fs::write(&path, exec().arg("config").run().stdout).unwrap();
+    let server = World::default().start();
+    let output = finish(
+        check_at(&server, "ghcr.io/a/b:v1", &[])
+            .arg("--config")
+            .arg(path.display().to_string()),
+    );
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &[
+            "cause: ghcr.io is not an ECR registry: matching a host that is not ECR's sends the node's ECR token to it, unless containerd mirrors that host to ECR",
+            "only then add `ghcr.io` to matchImages",
+        ],
+    );
+    assert!(
+        !output.stdout.contains("such as `ghcr.io`"),
+        "{}",
+        output.stdout
+    );
+    assert!(server.seen().is_empty(), "nothing is asked of AWS");
+    let text = output.stdout.replace(&path.display().to_string(), "CONFIG");
+    insta::assert_snapshot!("config_not_ecr_text", text);
 }
 
 #[test]

@@ -296,3 +296,117 @@ fn a_configs_env_credentials_are_never_echoed() {
         }
     }
 }
+
+/// A provider that is this program, with args and env every exec of it refuses or warns about.
+const BROKEN_COMMAND_LINE: &str = r#"apiVersion: kubelet.config.k8s.io/v1
+kind: CredentialProviderConfig
+providers:
+  - name: ecr-credential-provider
+    apiVersion: credentialprovider.kubelet.k8s.io/v1
+    matchImages: ["*.dkr.ecr.*.amazonaws.com", "public.ecr.aws", "ecr-public.aws.com"]
+    defaultCacheDuration: 12h
+    args:
+      - --bogus
+      - --timeout=90s
+      - --trace=xml
+    env:
+      - name: ECR_CREDENTIAL_PROVIDER_TIMEOUT
+        value: "30"
+"#;
+
+#[test]
+fn args_and_env_the_exec_refuses_are_errors_with_their_line() {
+    let dir = TempDir::new();
+    let path = dir.0.join("config.yaml");
+    std::fs::write(&path, BROKEN_COMMAND_LINE).unwrap();
+    let path = path.display().to_string();
+    let output = run(&["config", "check", &path]);
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    for needle in [
+        ":9: error: providers[0].args[0]: \"--bogus\": every exec exits 2 before it reads the request, so every pull it serves fails: unknown flag --bogus",
+        ":10: warning: providers[0].args[1]: \"--timeout=90s\": every exec warns: --timeout=\"90s\" is longer than the kubelet waits",
+        ":11: warning: providers[0].args[2]: \"--trace=xml\": every exec warns: --trace=\"xml\" is not a trace format",
+        ":13: warning: providers[0].env[0]: ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"30\": a flag in args overrides it today, but without that flag every exec exits 2: ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"30\": a duration needs a unit",
+    ] {
+        assert!(
+            output.stdout.contains(&format!("{path}{needle}")),
+            "{needle:?} not in\n{}",
+            output.stdout
+        );
+    }
+    // Without the flag that overrides it, the variable fails every exec itself.
+    std::fs::write(
+        &path,
+        BROKEN_COMMAND_LINE.replace("      - --timeout=90s\n", ""),
+    )
+    .unwrap();
+    let output = run(&["config", "check", &path]);
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert!(
+        output.stdout.contains(&format!("{path}:12: error: providers[0].env[0]: ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"30\": every exec exits 2")),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.contains(": 2 errors, 1 warning, 0 notes"),
+        "{}",
+        output.stdout
+    );
+}
+
+/// The first bytes of an ELF executable for `machine` (`e_machine`), 64-bit little-endian.
+fn elf_header(machine: u16) -> Vec<u8> {
+    let mut head = b"\x7fELF\x02\x01\x01".to_vec();
+    head.resize(16, 0);
+    head.extend(2u16.to_le_bytes()); // e_type: an executable
+    head.extend(machine.to_le_bytes());
+    head.resize(64, 0);
+    head
+}
+
+#[test]
+fn a_provider_built_for_another_architecture_is_an_error() {
+    use std::os::unix::fs::PermissionsExt;
+    // Whichever of the two this machine is not.
+    let (machine, arch) = if std::env::consts::ARCH == "aarch64" {
+        (62, "x86_64")
+    } else {
+        (183, "aarch64")
+    };
+    let dir = TempDir::new();
+    let config = dir.0.join("config.yaml");
+    std::fs::write(&config, run(&["config"]).stdout).unwrap();
+    let bin = dir.0.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let provider = bin.join("ecr-credential-provider");
+    std::fs::write(&provider, elf_header(machine)).unwrap();
+    std::fs::set_permissions(&provider, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = run(&[
+        "config",
+        "check",
+        &config.display().to_string(),
+        "--bin-dir",
+        &bin.display().to_string(),
+    ]);
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    let needle = format!(
+        "error: providers[0].name: \"ecr-credential-provider\": {} is an ELF executable for {arch}, and this machine is {}: the kubelet cannot exec it",
+        provider.display(),
+        std::env::consts::ARCH
+    );
+    assert!(
+        output.stdout.contains(&needle),
+        "{needle:?} not in\n{}",
+        output.stdout
+    );
+    // A script (a wrapper, say) has no architecture to compare.
+    std::fs::write(&provider, "#!/bin/sh\nexec /usr/bin/true\n").unwrap();
+    let output = run(&[
+        "config",
+        "check",
+        &config.display().to_string(),
+        "--bin-dir",
+        &bin.display().to_string(),
+    ]);
+    assert_eq!(output.code, Some(0), "{output:#?}");
+}

@@ -778,3 +778,219 @@ fn with_tracing_on_no_hostile_input_puts_a_secret_or_a_raw_line_on_stderr() {
         drop(row.keep);
     }
 }
+
+/// A config and a pod's token that would exhaust memory or time (issue 19), and the needle of
+/// the one line that says why. `config check` and `check` report on stdout; a refused token
+/// file is the one error line on stderr.
+struct Bounded {
+    exec: Exec,
+    keep: Vec<Box<dyn Any>>,
+    needle: &'static str,
+    /// The run must end well before this: the work it was given is bounded.
+    within: Duration,
+    /// Memory rows: the ceiling applies (a mapping of 49,000 keys is 100,000 values to hold).
+    memory: bool,
+}
+
+/// A provider config whose `args` anchors 600 kB that `matchImages` aliases 99,000 times: some
+/// 60 GB once expanded, in a file under 1 MiB.
+fn alias_bomb(dir: &Path) -> String {
+    let path = dir.join("bomb.yaml");
+    let text = format!(
+        "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: ecr-credential-provider\n    apiVersion: {V1}\n    defaultCacheDuration: 12h\n    args: [&b \"{}\"]\n    matchImages: [{}]\n",
+        "x".repeat(600_000),
+        vec!["*b"; 99_000].join(", ")
+    );
+    assert!(text.len() < 1 << 20);
+    std::fs::write(&path, text).expect("bomb");
+    path.display().to_string()
+}
+
+fn with_args(exec: Exec, args: &[&str]) -> Exec {
+    args.iter().fold(exec, |exec, arg| exec.arg(*arg))
+}
+
+#[allow(clippy::too_many_lines, reason = "the table: one row per finding")]
+fn bounded_rows() -> Vec<(&'static str, Bounded)> {
+    let deadline = Duration::from_secs(DEADLINE_SECS + 3);
+    let mut rows = Vec::new();
+
+    let dir = scratch();
+    let bomb = alias_bomb(&dir.0);
+    rows.push((
+        "config check: alias bomb",
+        Bounded {
+            exec: with_args(exec().report(), &["config", "check", &bomb]),
+            keep: vec![Box::new(dir)],
+            needle: "bomb.yaml:8: error: not YAML or JSON: excessive aliasing",
+            within: deadline,
+            memory: true,
+        },
+    ));
+    let dir = scratch();
+    let bomb = alias_bomb(&dir.0);
+    rows.push((
+        "check --config: alias bomb",
+        Bounded {
+            exec: with_args(
+                exec().report(),
+                &["check", IMAGE, "--config", &bomb, "--timeout=2s"],
+            ),
+            keep: vec![Box::new(dir)],
+            needle: "excessive aliasing",
+            within: deadline,
+            memory: true,
+        },
+    ));
+
+    // Quadratic before: 49,000 keys took seconds to check for duplicates.
+    let dir = scratch();
+    let path = dir.0.join("keys.yaml");
+    let keys: Vec<String> = (0..49_000).map(|i| format!("k{i}: {i}")).collect();
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n  - name: ecr-credential-provider\n    apiVersion: {V1}\n    defaultCacheDuration: 12h\n    matchImages: [\"*.dkr.ecr.*.amazonaws.com\"]\n    args:\n      - {{{}}}\n",
+            keys.join(", ")
+        ),
+    )
+    .expect("keys");
+    rows.push((
+        "config check: a mapping of 49,000 keys",
+        Bounded {
+            exec: with_args(
+                exec().report(),
+                &["config", "check", &path.display().to_string()],
+            ),
+            keep: vec![Box::new(dir)],
+            needle: "providers[0].args[0]: must be a string, not a mapping",
+            within: Duration::from_secs(3),
+            memory: false,
+        },
+    ));
+
+    // Parsed before on the runtime's thread, past the deadline: ten files that take seconds
+    // to decode between them, under a deadline of 300 ms.
+    let dir = scratch();
+    for i in 0..10 {
+        std::fs::write(
+            dir.0.join(format!("{i}.yaml")),
+            format!("{{{}}}\n", keys.join(", ")),
+        )
+        .expect("keys");
+    }
+    rows.push((
+        "check --config: a directory that takes seconds to decode",
+        Bounded {
+            exec: with_args(
+                exec(),
+                &[
+                    "check",
+                    IMAGE,
+                    "--config",
+                    &dir.0.display().to_string(),
+                    "--timeout=300ms",
+                ],
+            ),
+            keep: vec![Box::new(dir)],
+            needle: "gave up after 300ms waiting for the credential provider config",
+            within: Duration::from_secs(2),
+            memory: false,
+        },
+    ));
+
+    // Held whole before: every file of the directory in memory at once (211 MB).
+    let dir = scratch();
+    for i in 0..200 {
+        sparse(&dir.0, &format!("{i:03}.yaml"), 1 << 20);
+    }
+    rows.push((
+        "config check: a directory of 200 files of 1 MiB",
+        Bounded {
+            exec: with_args(
+                exec().report(),
+                &["config", "check", &dir.0.display().to_string()],
+            ),
+            keep: vec![Box::new(dir)],
+            needle: "199.yaml:1: error: not YAML or JSON",
+            within: deadline,
+            memory: true,
+        },
+    ));
+
+    // Read before with a blocking, unbounded read on the runtime's thread.
+    let dir = scratch();
+    let token = fifo(&dir.0, "token");
+    for (name, path, keep, needle) in [
+        (
+            "check: a FIFO as the service-account token file",
+            token.display().to_string(),
+            Some(dir),
+            "(from --service-account-token-file) is a FIFO, not a regular file",
+        ),
+        (
+            "check: /dev/zero as the service-account token file",
+            "/dev/zero".to_owned(),
+            None,
+            "/dev/zero (from --service-account-token-file) is a character device",
+        ),
+    ] {
+        rows.push((
+            name,
+            Bounded {
+                exec: with_args(
+                    exec(),
+                    &[
+                        "check",
+                        IMAGE,
+                        "--service-account-token-file",
+                        &path,
+                        "--timeout=2s",
+                    ],
+                ),
+                keep: keep
+                    .into_iter()
+                    .map(|d| Box::new(d) as Box<dyn Any>)
+                    .collect(),
+                needle,
+                within: deadline,
+                memory: true,
+            },
+        ));
+    }
+    rows
+}
+
+#[test]
+#[allow(clippy::print_stderr, reason = "each row's figures, for --nocapture")]
+fn configs_and_token_files_cost_bounded_time_and_memory() {
+    for (name, row) in bounded_rows() {
+        // Past the ceiling the run is killed: an unbounded one must not take the machine down.
+        let output = if row.memory {
+            row.exec.max_rss_kib(MAX_BODY_RSS_KIB).run()
+        } else {
+            row.exec.run()
+        };
+        eprintln!(
+            "{name}: {:?} in {:?}, peak RSS {:?} KiB",
+            output.code, output.elapsed, output.peak_rss_kib
+        );
+        let context = format!("{name}: {output:#?}");
+        assert_eq!(output.code, Some(1), "{context}");
+        assert!(output.elapsed < row.within, "{context}");
+        let peak = output.peak_rss_kib.expect("VmHWM was read");
+        assert!(
+            !row.memory || peak < MAX_BODY_RSS_KIB,
+            "peak RSS {peak} KiB: {context}"
+        );
+        let lines: Vec<&str> = output
+            .stdout
+            .lines()
+            .chain(output.stderr.lines())
+            .filter(|line| line.contains(row.needle))
+            .collect();
+        assert_eq!(lines.len(), 1, "{context}");
+        assert!(lines[0].chars().count() < 1500, "{context}");
+        drop(row.keep);
+    }
+}

@@ -94,6 +94,8 @@ pub struct Exec {
     stdin: Option<Vec<u8>>,
     secrets: Vec<String>,
     limit: Duration,
+    /// Killed once its peak resident set passes this (then `code` is `None`).
+    max_rss_kib: Option<u64>,
     home: TempDir,
     /// `check` prints its report whatever the verdict; the kubelet path must not.
     report: bool,
@@ -122,6 +124,7 @@ pub fn exec() -> Exec {
         stdin: None,
         secrets: vec![SECRET_KEY.into()],
         limit: Duration::from_secs(60),
+        max_rss_kib: None,
         home,
         report: false,
     }
@@ -184,6 +187,13 @@ impl Exec {
         self
     }
 
+    /// Kills the run once its peak resident set passes `kib`: a run that would exhaust the
+    /// machine's memory fails its test instead.
+    pub fn max_rss_kib(mut self, kib: u64) -> Self {
+        self.max_rss_kib = Some(kib);
+        self
+    }
+
     pub fn home(&self) -> &std::path::Path {
         &self.home.0
     }
@@ -237,7 +247,10 @@ impl Exec {
             if let Some(status) = child.try_wait().expect("wait") {
                 break status.code();
             }
-            if started.elapsed() > self.limit {
+            let too_big = self
+                .max_rss_kib
+                .is_some_and(|max| peak_rss_kib.is_some_and(|peak| peak > max));
+            if started.elapsed() > self.limit || too_big {
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
