@@ -636,25 +636,34 @@ fn timeout(
     };
     let shown = format!("{origin}={:?}", bounded(&text));
     let timeout = match duration::parse(&text) {
-        None if text.trim().parse::<f64>().is_ok() && text.trim() != "0" => {
+        Err(duration::ParseError::NotGo)
+            if text.trim().parse::<f64>().is_ok() && text.trim() != "0" =>
+        {
             return Err(usage(format!(
                 "{shown}: a duration needs a unit, as in Go: {}s, {}m",
                 text.trim(),
                 text.trim()
             )));
         }
-        None => {
+        Err(duration::ParseError::NotGo) => {
             return Err(usage(format!(
                 "{shown} is not a Go duration such as 30s, 1m or 1m30s"
             )));
         }
-        Some(d) if d.is_zero() => {
+        Err(duration::ParseError::Negative) => {
+            return Err(usage(format!(
+                "{shown} is out of range: the timeout must be more than 0"
+            )));
+        }
+        Ok(d) if d.is_zero() => {
             return Err(usage(format!("{shown}: the timeout must be more than 0")));
         }
-        Some(d) if d > MAX_TIMEOUT => {
-            return Err(usage(format!("{shown}: the timeout must be at most 1h")));
+        Ok(d) if d > MAX_TIMEOUT => {
+            return Err(usage(format!(
+                "{shown} is out of range: the timeout must be at most 1h"
+            )));
         }
-        Some(d) => d,
+        Ok(d) => d,
     };
     if timeout > KUBELET_LIMIT {
         warnings.push(format!(
@@ -1104,7 +1113,22 @@ mod tests {
                 &[(TIMEOUT_ENV, "5")],
                 "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"5\": a duration needs a unit",
             ),
-            (&[], &[(TIMEOUT_ENV, "-1s")], TIMEOUT_ENV),
+            (
+                &[],
+                &[(TIMEOUT_ENV, "-1s")],
+                "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"-1s\" is out of range: the timeout must be more than 0",
+            ),
+            // Valid Go durations out of range are said to be so, not to be no duration.
+            (
+                &["--timeout=2562047h"],
+                &[],
+                "--timeout=\"2562047h\" is out of range: the timeout must be at most 1h",
+            ),
+            (
+                &["--timeout=2562048h"],
+                &[],
+                "--timeout=\"2562048h\" is not a Go duration",
+            ),
         ];
         for (args, env, needle) in table {
             check_usage_error(args, env, needle);

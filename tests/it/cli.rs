@@ -186,13 +186,24 @@ fn readme_config_lists_every_match_image() {
 /// Go's time.ParseDuration rules, and errors that name where the value came from.
 #[test]
 fn timeouts_are_go_durations_and_errors_name_their_source() {
-    let cases: [(&[&str], Option<&str>, &str); 4] = [
+    let cases: [(&[&str], Option<&str>, &str); 6] = [
         (
             &["--timeout=2"],
             None,
             "--timeout=\"2\": a duration needs a unit, as in Go: 2s",
         ),
         (&["--timeout=0"], None, "the timeout must be more than 0"),
+        // Go parses both; they are out of range, not malformed.
+        (
+            &["--timeout=-1s"],
+            None,
+            "--timeout=\"-1s\" is out of range: the timeout must be more than 0",
+        ),
+        (
+            &[],
+            Some("2562047h"),
+            "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"2562047h\" is out of range: the timeout must be at most 1h",
+        ),
         (
             &[],
             Some("zzz"),
