@@ -280,10 +280,9 @@ async fn run(
         Command::Provide => {
             progress.step(WAITING_FOR_STDIN);
             if std::io::stdin().is_terminal() {
-                // Nobody types JSON by accident: say at once what this is waiting for.
-                output::notice(
-                    "stdin is a terminal: waiting for a CredentialProviderRequest (JSON, ended by Ctrl-D), as the kubelet writes it; to ask for an image by hand, run `ecr-credential-provider get IMAGE`",
-                );
+                // Nobody types JSON by accident: say at once what this is waiting for, and
+                // which arguments (a mistyped command, say) it ignores.
+                output::notice(&cli.terminal_notice());
             }
             let request = request::parse(&read_stdin().await?)?;
             let answer = answer(cli, request, role_arn_env, settings, progress).await?;
