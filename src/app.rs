@@ -108,15 +108,17 @@ fn start_reading_ahead(cli: &cli::Cli) {
         files.push(files::check_sdk_files_ahead());
         files.push(Box::new(aws::load_endpoint_rules));
     }
+    // Work whose thread cannot start is done by its taker, which says why if it cannot
+    // start one either.
     if !files.is_empty() {
-        ahead::in_turn("files", files);
+        let _ = ahead::in_turn("files", files);
     }
     if matches!(cli.command, Command::Provide) {
         let stdin = STDIN.work(());
-        ahead::in_turn("stdin", vec![stdin, Box::new(image::compile_patterns)]);
+        let _ = ahead::in_turn("stdin", vec![stdin, Box::new(image::compile_patterns)]);
     }
     if calls_aws && !aws::endpoint_is_plain_http() {
-        ahead::in_turn("system-roots", vec![http::read_system_roots_ahead()]);
+        let _ = ahead::in_turn("system-roots", vec![http::read_system_roots_ahead()]);
     }
 }
 
@@ -439,15 +441,12 @@ fn read_token(path: &str) -> Result<Secret, Error> {
 }
 
 /// stdin, read ahead from the start of a `provide` run (see `ahead`).
-static STDIN: Ahead<(), std::io::Result<Vec<u8>>> = Ahead::new("stdin", read_all_stdin);
+static STDIN: Ahead<(), std::io::Result<Vec<u8>>> =
+    Ahead::new("stdin", "read stdin", read_all_stdin);
 
 /// Reads stdin on a thread of its own, so the deadline still holds if the writer never closes it.
 pub(crate) async fn read_stdin() -> Result<Vec<u8>, Error> {
-    STDIN
-        .result(&())
-        .await
-        .unwrap_or_else(|| Err(std::io::Error::other("the reader thread stopped")))
-        .map_err(Error::ReadStdin)
+    STDIN.result(&()).await?.map_err(Error::ReadStdin)
 }
 
 fn read_all_stdin((): ()) -> std::io::Result<Vec<u8>> {

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use crate::aws::{AwsError, CallerIdentity, Failure, PullThroughRule, TokenClaims};
 use crate::error::{Error, WAITING_FOR_STDIN};
+use crate::files::FileError;
+use crate::http::TlsError;
 use crate::registry::Unreached;
 use crate::request::RequestError;
 
@@ -18,11 +20,16 @@ pub const NETWORK: &str = "check the node's route to the endpoint: security grou
 const NO_ANSWER: &str = "nothing answered in time: if nothing accepts the connection, check the node's route to the endpoint (security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr, HTTPS_PROXY/NO_PROXY); a server that accepts but answers slowly or without end is not ECR: check AWS_ENDPOINT_URL* and any proxy in between";
 /// The answer began but never ended: the route works, the server is the trouble.
 const UNFINISHED: &str = "the endpoint began to answer but did not finish: ECR answers in well under a second, so this is not ECR or a proxy holds the answer: check AWS_ENDPOINT_URL* and HTTPS_PROXY";
+/// No thread could be started: what runs out is the system's, not the input's.
+const THREADS: &str = "the limit on processes and threads is reached: the pids cgroup's pids.max (TasksMax= of the kubelet's systemd unit, a container's --pids-limit) or ulimit -u; raise it, or find what holds so many threads";
 const STDIN_OPEN: &str = "the kubelet writes one request and closes stdin; whatever runs this provider must do the same (by hand, `ecr-credential-provider get IMAGE` builds the request)";
 
 /// The fix for `error`, when there is something more useful to say than the error itself.
 pub fn hint(error: &Error) -> Option<String> {
     let text = match error {
+        Error::NoThread(_)
+        | Error::Tls(TlsError::File(FileError::NoThread(_)))
+        | Error::Aws(AwsError::File(FileError::NoThread(_))) => THREADS.into(),
         Error::Usage(message) => usage_hint(message),
         Error::ReadStdin(_) | Error::Request(RequestError::Empty) => {
             "to try it by hand, `ecr-credential-provider get IMAGE` builds the request for you".into()
@@ -132,6 +139,7 @@ pub fn aws_hint(error: &AwsError) -> Option<String> {
         AwsError::EmptyReply { .. } => {
             NOT_ECR.into()
         }
+        AwsError::File(FileError::NoThread(_)) => THREADS.into(),
         AwsError::File(_) => {
             "point the setting at a regular file of a sensible size, or unset it".into()
         }

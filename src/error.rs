@@ -5,6 +5,7 @@
 use std::io;
 use std::time::Duration;
 
+use crate::ahead::ThreadError;
 use crate::aws::AwsError;
 use crate::duration;
 use crate::http::TlsError;
@@ -23,6 +24,9 @@ pub enum Error {
     Startup(io::Error),
     #[error("could not read the request from stdin: {0}")]
     ReadStdin(io::Error),
+    /// Work the run needs could not get a thread: the system's limit, not the work's input.
+    #[error(transparent)]
+    NoThread(#[from] ThreadError),
     #[error(transparent)]
     Request(#[from] RequestError),
     #[error(transparent)]

@@ -10,7 +10,7 @@ use std::fmt;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use crate::ahead::{Ahead, Work};
+use crate::ahead::{Ahead, ThreadError, Work};
 use crate::sanitize;
 
 /// A profile file with hundreds of profiles is tens of kB.
@@ -52,9 +52,9 @@ pub enum FileError {
     TooLarge { file: Shown, size: u64, max: u64 },
     #[error("could not read {file}: {source}")]
     Read { file: Shown, source: std::io::Error },
-    /// The blocking thread that reads files went away.
-    #[error("could not read {file}: the reading thread stopped")]
-    Lost { file: Shown },
+    /// No thread could check or read the files: nothing is wrong with them.
+    #[error(transparent)]
+    NoThread(#[from] ThreadError),
 }
 
 /// A file as errors name it: what it is, its path (escaped and bounded) and its setting.
@@ -282,8 +282,11 @@ fn profile_token_files(text: &str) -> Vec<NamedFile> {
 }
 
 /// The outcome of `check_sdk_files`, started ahead (see `ahead`).
-static SDK_FILES: Ahead<(), Result<(), FileError>> =
-    Ahead::new("sdk-files", check_environment_files);
+static SDK_FILES: Ahead<(), Result<(), FileError>> = Ahead::new(
+    "sdk-files",
+    "check the files the AWS SDK reads",
+    check_environment_files,
+);
 
 /// `check_sdk_files`'s work, to do ahead in a run that will call AWS.
 pub fn check_sdk_files_ahead() -> Work {
@@ -294,11 +297,7 @@ pub fn check_sdk_files_ahead() -> Work {
 /// run's deadline can abandon. Token files are read here too: their tokens are secrets the
 /// process then knows, and scrubs.
 pub async fn check_sdk_files() -> Result<(), FileError> {
-    SDK_FILES.result(&()).await.unwrap_or_else(|| {
-        Err(FileError::Lost {
-            file: Shown("the files the AWS SDK reads".into()),
-        })
-    })
+    SDK_FILES.result(&()).await?
 }
 
 fn check_environment_files((): ()) -> Result<(), FileError> {

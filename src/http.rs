@@ -92,11 +92,7 @@ impl Trust {
             Some(path) => CA_BUNDLE
                 .result(&path.to_owned())
                 .await
-                .unwrap_or_else(|| {
-                    Err(TlsError::File(FileError::Lost {
-                        file: ca_bundle_file(path.to_owned()).shown(),
-                    }))
-                })?,
+                .map_err(FileError::from)??,
         };
         let roots = Arc::new(Roots {
             bundle,
@@ -186,7 +182,7 @@ impl Trust {
 
 /// `AWS_CA_BUNDLE`'s certificates, read ahead from the start of a run (see `ahead`).
 static CA_BUNDLE: Ahead<PathBuf, Result<Vec<Vec<u8>>, TlsError>> =
-    Ahead::new("ca-bundle", read_ca_bundle);
+    Ahead::new("ca-bundle", "read the CA bundle", read_ca_bundle);
 
 /// The work that reads the bundle at `path` ahead, for `Trust::load`.
 pub fn read_ca_bundle_ahead(path: &Path) -> Work {
