@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 use crate::ahead::{self, Ahead};
 use crate::cache::Cache;
 use crate::cli::{self, Command, GetFormat};
-use crate::deadline::Progress;
-use crate::error::{Error, WAITING_FOR_STDIN};
+use crate::deadline::{Progress, Stdin};
+use crate::error::Error;
 use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
 use crate::secret::Secret;
 use crate::{
@@ -232,6 +232,7 @@ async fn with_deadline<T>(
                 Err(Error::Timeout {
                     after: timeout,
                     waiting_for: progress.describe(),
+                    stdin: progress.stdin(),
                     answer_started: progress.answer_started(),
                 })
             })
@@ -280,7 +281,7 @@ async fn run(
     let role_arn_env = std::env::var(plugin::ROLE_ARN_ENV).ok();
     match &cli.command {
         Command::Provide => {
-            progress.step(WAITING_FOR_STDIN);
+            progress.reading_stdin("the request on stdin", Stdin::Kubelet);
             if std::io::stdin().is_terminal() {
                 // Nobody types JSON by accident: say at once what this is waiting for, and
                 // which arguments (a mistyped command, say) it ignores.

@@ -12,9 +12,20 @@ pub const TIMEOUT_ENV: &str = "ECR_CREDENTIAL_PROVIDER_TIMEOUT";
 #[derive(Debug, Clone, Default)]
 pub struct Progress(Arc<Mutex<State>>);
 
+/// Who is to write what the run reads on stdin: what to do when it never ends is theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdin {
+    /// The kubelet's CredentialProviderRequest.
+    Kubelet,
+    /// Docker's (or podman's, skopeo's) server URL or credentials, for the Docker helper.
+    DockerClient,
+}
+
 #[derive(Debug, Default)]
 struct State {
     step: String,
+    /// The step reads stdin, written by this.
+    stdin: Option<Stdin>,
     endpoint: Option<String>,
     attempt: u32,
     /// The attempt in progress has its answer's head: the endpoint speaks HTTP.
@@ -28,6 +39,17 @@ impl Progress {
             step: step.into(),
             ..State::default()
         };
+    }
+
+    /// A step that reads stdin, which `writer` is to write and close.
+    pub fn reading_stdin(&self, step: impl Into<String>, writer: Stdin) {
+        self.step(step);
+        self.lock().stdin = Some(writer);
+    }
+
+    /// Whose stdin the step in progress waits for, if it reads stdin.
+    pub fn stdin(&self) -> Option<Stdin> {
+        self.lock().stdin
     }
 
     /// Called by the AWS client as each attempt of a call is sent.
@@ -99,5 +121,10 @@ mod tests {
         assert!(progress.describe().ends_with("(attempt 2)"));
         progress.step("next");
         assert_eq!(progress.describe(), "next");
+        assert_eq!(progress.stdin(), None);
+        progress.reading_stdin("the request on stdin", Stdin::Kubelet);
+        assert_eq!(progress.stdin(), Some(Stdin::Kubelet));
+        progress.step("after");
+        assert_eq!(progress.stdin(), None);
     }
 }

@@ -3,9 +3,11 @@
 //! failure's hint and each `check` step's advice.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use crate::aws::{AwsError, CallerIdentity, Failure, PullThroughRule, TokenClaims};
-use crate::error::{Error, WAITING_FOR_STDIN};
+use crate::deadline::Stdin;
+use crate::error::Error;
 use crate::files::FileError;
 use crate::http::TlsError;
 use crate::registry::Unreached;
@@ -23,6 +25,13 @@ const UNFINISHED: &str = "the endpoint began to answer but did not finish: ECR a
 /// No thread could be started: what runs out is the system's, not the input's.
 const THREADS: &str = "the limit on processes and threads is reached: the pids cgroup's pids.max (TasksMax= of the kubelet's systemd unit, a container's --pids-limit) or ulimit -u; raise it, or find what holds so many threads";
 const STDIN_OPEN: &str = "the kubelet writes one request and closes stdin; whatever runs this provider must do the same (by hand, `ecr-credential-provider get IMAGE` builds the request)";
+const DOCKER_STDIN_OPEN: &str = "docker, podman and skopeo write the registry's host (or, to store, its credentials) on stdin and close it; whatever runs this helper must do the same, as in `echo HOST | docker-credential-ecr-login get`";
+/// Shorter than this, a deadline is too short for any call to AWS: it, not the route, is the
+/// cause (a TLS connection and an answer take tens to hundreds of milliseconds).
+const SHORTEST_USEFUL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Reading a request its writer has closed takes a thread's start and a read: well under this.
+const STDIN_READ: Duration = Duration::from_millis(10);
+const DEADLINE_SETTING: &str = "the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)";
 
 /// The fix for `error`, when there is something more useful to say than the error itself.
 pub fn hint(error: &Error) -> Option<String> {
@@ -50,13 +59,17 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::Token { .. } => {
             NOT_ECR.into()
         }
-        Error::Timeout { waiting_for, .. } if waiting_for == WAITING_FOR_STDIN => STDIN_OPEN.into(),
-        Error::Timeout { answer_started: true, .. } => format!(
-            "{UNFINISHED}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
+        // Stdin that a writer closes is read in well under this.
+        Error::Timeout { stdin: Some(writer), after, .. } if *after >= STDIN_READ => match writer {
+            Stdin::Kubelet => STDIN_OPEN.into(),
+            Stdin::DockerClient => DOCKER_STDIN_OPEN.into(),
+        },
+        Error::Timeout { after, .. } if *after < SHORTEST_USEFUL_TIMEOUT => format!(
+            "a deadline of {} is too short for a call to AWS, which takes tens to hundreds of milliseconds: give it seconds (the default is 30s); {DEADLINE_SETTING}",
+            crate::duration::format(*after)
         ),
-        Error::Timeout { .. } => format!(
-            "{NO_ANSWER}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
-        ),
+        Error::Timeout { answer_started: true, .. } => format!("{UNFINISHED}; {DEADLINE_SETTING}"),
+        Error::Timeout { .. } => format!("{NO_ANSWER}; {DEADLINE_SETTING}"),
     };
     Some(text)
 }
@@ -657,6 +670,38 @@ mod tests {
         CallerIdentity {
             arn: arn.into(),
             account: account.into(),
+        }
+    }
+
+    /// The deadline's hint names what ran out: a writer that never closed stdin, a deadline
+    /// too short for anything, or the endpoint that did not answer.
+    #[test]
+    fn a_timeout_hint_names_what_ran_out() {
+        let timeout = |ms, stdin, answer_started| Error::Timeout {
+            after: Duration::from_millis(ms),
+            waiting_for: "x".into(),
+            stdin,
+            answer_started,
+        };
+        let table = [
+            (timeout(3000, Some(Stdin::Kubelet), false), STDIN_OPEN),
+            (timeout(500, Some(Stdin::Kubelet), false), STDIN_OPEN),
+            (
+                timeout(500, Some(Stdin::DockerClient), false),
+                DOCKER_STDIN_OPEN,
+            ),
+            (
+                timeout(1, Some(Stdin::Kubelet), false),
+                "a deadline of 1ms is too short",
+            ),
+            (timeout(0, None, false), "a deadline of 0s is too short"),
+            (timeout(999, None, true), "a deadline of 999ms is too short"),
+            (timeout(1000, None, false), NO_ANSWER),
+            (timeout(30_000, None, true), UNFINISHED),
+        ];
+        for (error, expected) in table {
+            let hint = hint(&error).unwrap_or_default();
+            assert!(hint.starts_with(expected), "{error:?}: {hint}");
         }
     }
 

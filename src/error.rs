@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::ahead::ThreadError;
 use crate::aws::AwsError;
+use crate::deadline::Stdin;
 use crate::duration;
 use crate::http::TlsError;
 use crate::image::ImageError;
@@ -59,6 +60,8 @@ pub enum Error {
     Timeout {
         after: Duration,
         waiting_for: String,
+        /// It passed while stdin was read, which this was to write and close.
+        stdin: Option<Stdin>,
         /// The endpoint had begun to answer: slow or endless, not unreachable.
         answer_started: bool,
     },
@@ -84,9 +87,6 @@ pub enum Error {
     #[error("could not write the response to stdout: {0}")]
     WriteStdout(io::Error),
 }
-
-/// What the run waits for while it reads stdin; the deadline's hint depends on it.
-pub const WAITING_FOR_STDIN: &str = "the request on stdin";
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
