@@ -52,10 +52,11 @@ impl Progress {
         self.lock().stdin
     }
 
-    /// Called by the AWS client as each attempt of a call is sent.
-    pub fn sending(&self, endpoint: String) {
+    /// Called by the AWS client as each attempt of a call is sent. The endpoint is shown in
+    /// errors: never with user info an endpoint setting may carry.
+    pub fn sending(&self, endpoint: &str) {
         let mut state = self.lock();
-        state.endpoint = Some(endpoint);
+        state.endpoint = Some(crate::sanitize::without_userinfo(endpoint));
         state.attempt += 1;
         state.answering = false;
     }
@@ -112,13 +113,17 @@ mod tests {
             progress.describe(),
             "ECR GetAuthorizationToken in us-west-2"
         );
-        progress.sending("https://api.ecr.us-west-2.amazonaws.com".into());
+        progress.sending("https://api.ecr.us-west-2.amazonaws.com");
         assert_eq!(
             progress.describe(),
             "ECR GetAuthorizationToken in us-west-2 at https://api.ecr.us-west-2.amazonaws.com"
         );
-        progress.sending("https://api.ecr.us-west-2.amazonaws.com".into());
+        progress.sending("https://u:p@api.ecr.us-west-2.amazonaws.com");
         assert!(progress.describe().ends_with("(attempt 2)"));
+        assert_eq!(
+            progress.endpoint().as_deref(),
+            Some("https://***@api.ecr.us-west-2.amazonaws.com")
+        );
         progress.step("next");
         assert_eq!(progress.describe(), "next");
         assert_eq!(progress.stdin(), None);

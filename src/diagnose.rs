@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::aws::{AwsError, CallerIdentity, Failure, PullThroughRule, TokenClaims};
+use crate::aws::{
+    AwsError, CallerIdentity, EndpointOverride, Failure, PullThroughRule, TokenClaims,
+};
 use crate::deadline::Stdin;
 use crate::error::Error;
 use crate::files::FileError;
@@ -137,17 +139,16 @@ pub fn aws_hint(error: &AwsError) -> Option<String> {
             service,
             region,
             failure,
+            endpoint_override,
             ..
         } => {
-            let (action, endpoint) = if *service == "ECR" {
-                ("ecr:GetAuthorizationToken", Endpoint::EcrApi)
-            } else {
-                (
-                    "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken",
-                    Endpoint::EcrPublic,
-                )
-            };
-            return api_failure(failure, action, endpoint, Place::of_region(region)).fix;
+            return token_call(
+                service,
+                failure,
+                endpoint_override.as_ref(),
+                Place::of_region(region),
+            )
+            .fix;
         }
         AwsError::EmptyReply { .. } => {
             NOT_ECR.into()
@@ -303,6 +304,72 @@ pub fn api_failure(
         ))),
         Failure::Unreachable { .. } => Advice::fix(Some(route_fix(endpoint, place))),
         _ => Advice::fix(failure_hint(failure, action)),
+    }
+}
+
+/// A GetAuthorizationToken on `service` (`ECR` or `ECR Public`) that failed.
+pub fn token_call(
+    service: &str,
+    failure: &Failure,
+    endpoint_override: Option<&EndpointOverride>,
+    place: Place<'_>,
+) -> Advice {
+    if let Some(fix) = endpoint_override.and_then(|setting| unreached_override(failure, setting)) {
+        return Advice::fix(Some(fix));
+    }
+    let (action, endpoint) = if service == "ECR" {
+        ("ecr:GetAuthorizationToken", Endpoint::EcrApi)
+    } else {
+        (
+            "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken",
+            Endpoint::EcrPublic,
+        )
+    };
+    api_failure(failure, action, endpoint, place)
+}
+
+/// An endpoint the user set that nothing answered at: that setting, not the route to AWS's
+/// own endpoint (nor its VPC endpoint), is the first thing to check.
+fn unreached_override(failure: &Failure, setting: &EndpointOverride) -> Option<String> {
+    match failure {
+        Failure::Unreachable { cause, .. } if cause.contains("certificate") => None,
+        Failure::Unreachable { .. } => Some(override_fix("the endpoint is set by", setting, "")),
+        Failure::Timeout { .. } => Some(override_fix(
+            "nothing answered in time at the endpoint set by",
+            setting,
+            SLOW_IS_NOT_ECR,
+        )),
+        _ => None,
+    }
+}
+
+const SLOW_IS_NOT_ECR: &str =
+    " (a server that accepts but answers slowly or without end is not ECR)";
+
+fn override_fix(what: &str, setting: &EndpointOverride, slow: &str) -> String {
+    format!(
+        "{what} {}={}: check that ECR (or its stand-in) answers there{slow}, or unset it to use the service's own endpoint",
+        setting.origin, setting.url
+    )
+}
+
+/// The token step ran out of its share of the deadline: at an endpoint the user set, that
+/// setting is the first thing to check.
+pub fn token_timed_out(
+    endpoint: Endpoint,
+    place: Place<'_>,
+    endpoint_override: Option<&EndpointOverride>,
+) -> Advice {
+    match endpoint_override {
+        Some(setting) => Advice::new(
+            "no answer in time",
+            Some(override_fix(
+                "nothing answered at the endpoint set by",
+                setting,
+                SLOW_IS_NOT_ECR,
+            )),
+        ),
+        None => timed_out(endpoint, place),
     }
 }
 
@@ -703,6 +770,63 @@ mod tests {
             let hint = hint(&error).unwrap_or_default();
             assert!(hint.starts_with(expected), "{error:?}: {hint}");
         }
+    }
+
+    /// An endpoint the user set is named, with its setting, when nothing answers there; the
+    /// route to AWS's own endpoint (its VPC endpoint) only without one.
+    #[test]
+    fn an_unreached_endpoint_the_user_set_is_named_instead_of_the_route() {
+        let refused = || Failure::Unreachable {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            cause: "tcp connect error: Connection refused (os error 111)".into(),
+        };
+        let untrusted = Failure::Unreachable {
+            endpoint: None,
+            cause: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        let env = EndpointOverride::new("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+        let with_password = EndpointOverride::new(
+            "AWS_ENDPOINT_URL_ECR",
+            "https://user:pa/ss@ecr.example:8443/x",
+        );
+        assert_eq!(with_password.url, "https://***@ecr.example:8443/x");
+        let place = Place::of_region("us-west-2");
+        let fix = |failure: &Failure, setting: Option<&EndpointOverride>, service| {
+            token_call(service, failure, setting, place)
+                .fix
+                .unwrap_or_default()
+        };
+        let table = [
+            (
+                fix(&refused(), Some(&env), "ECR"),
+                "the endpoint is set by AWS_ENDPOINT_URL=http://127.0.0.1:9: check that ECR (or its stand-in) answers there, or unset it to use the service's own endpoint",
+            ),
+            (
+                fix(&refused(), Some(&with_password), "ECR Public"),
+                "the endpoint is set by AWS_ENDPOINT_URL_ECR=https://***@ecr.example:8443/x: ",
+            ),
+            (
+                fix(&Failure::Timeout { endpoint: None }, Some(&env), "ECR"),
+                "nothing answered in time at the endpoint set by AWS_ENDPOINT_URL=http://127.0.0.1:9: ",
+            ),
+            (fix(&untrusted, Some(&env), "ECR"), UNTRUSTED),
+            (
+                fix(&refused(), None, "ECR"),
+                "check the node's route to the endpoint: in a VPC without internet access, the interface VPC endpoint com.amazonaws.us-west-2.ecr.api",
+            ),
+            (
+                fix(&refused(), None, "ECR Public"),
+                "ECR Public has no VPC endpoint",
+            ),
+        ];
+        for (fix, expected) in table {
+            assert!(fix.starts_with(expected), "{fix}");
+        }
+        assert!(
+            token_timed_out(Endpoint::EcrApi, place, Some(&env))
+                .fix
+                .is_some_and(|fix| fix.contains("AWS_ENDPOINT_URL=http://127.0.0.1:9"))
+        );
     }
 
     #[test]

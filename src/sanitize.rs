@@ -124,6 +124,18 @@ pub fn bounded(text: &str, max: usize) -> String {
     }
 }
 
+/// A URL without its user info: everything between `scheme://` and the last `@` masked,
+/// whatever a parse would make of it (a password may hold `/`, `?` or `#`).
+pub fn without_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 /// Whether `text` has a character that `value` would escape.
 pub fn has_unsafe_characters(text: &str) -> bool {
     text.chars().any(is_unsafe)
@@ -132,6 +144,19 @@ pub fn has_unsafe_characters(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_loses_its_user_info_whatever_it_holds() {
+        for (url, expected) in [
+            ("http://127.0.0.1:9", "http://127.0.0.1:9"),
+            ("http://u:p@host:1/x", "http://***@host:1/x"),
+            ("http://user:pa/ss@host", "http://***@host"),
+            ("https://u:a#b?c@host/path", "https://***@host/path"),
+            ("host:1", "host:1"),
+        ] {
+            assert_eq!(without_userinfo(url), expected, "{url}");
+        }
+    }
 
     #[test]
     fn values_are_escaped_and_bounded() {
