@@ -23,6 +23,9 @@ use crate::{
 
 /// The whole program: what `main` returns.
 pub fn main() -> ExitCode {
+    // Before anything can be written: the keys, tokens and proxy credentials the environment
+    // holds are scrubbed from every message from now on.
+    crate::sanitize::remember_environment_secrets(|key| std::env::var(key).ok());
     install_panic_hook();
     let mut args = std::env::args_os();
     // Installed (linked or copied) as docker-credential-ecr-login, it speaks Docker's protocol.
@@ -150,12 +153,16 @@ where
 }
 
 async fn settings(timeout: Duration) -> Result<aws::Settings, Error> {
+    // Taken as the run starts, before anything else can take time.
+    let started = tokio::time::Instant::now();
+    let deadline = started.checked_add(timeout).unwrap_or(started);
     // A third of the deadline per attempt leaves room for the SDK's retries.
     let attempt_timeout = (timeout / 3).max(Duration::from_millis(500)).min(timeout);
     let trust = http::Trust::load(ca_bundle_path().as_deref()).await?;
     let proxies = proxy::Proxies::from_env(|key| std::env::var(key).ok())?;
     Ok(aws::Settings {
         attempt_timeout,
+        deadline,
         trust,
         proxies,
     })

@@ -2,17 +2,23 @@
 //! every exec on a node for one registry and identity shares one GetAuthorizationToken.
 //!
 //! One JSON file per key (service, registry, region, endpoint, identity), named by the key's
-//! SHA-256, 0600 in a 0700 directory, written atomically (temporary file, then rename). A miss
-//! is filled under an exclusive lock, so N concurrent execs make one call. An entry is served
-//! while more than half its life (and at least an hour) is left; after that the first exec to
-//! get the lock refreshes it while the others keep answering from it. When the refresh fails
-//! and the entry still has `SAFE_MARGIN` left, it is answered with and a warning says why;
-//! an entry with less is never answered with. An entry that is corrupt, foreign (not ours,
-//! not 0600, another key) or unreadable is ignored and replaced. Decisions take `now` from
-//! the caller; only the file system is touched here.
+//! SHA-256, 0600, written atomically (temporary file, then rename). A miss is filled under an
+//! exclusive lock, so N concurrent execs make one call. An entry is served while more than half
+//! its life (and at least an hour) is left; after that the first exec to get the lock refreshes
+//! it while the others keep answering from it. When the refresh fails and the entry still has
+//! `SAFE_MARGIN` left, it is answered with and a warning says why; an entry with less is never
+//! answered with. An entry that is corrupt, foreign (not ours, not 0600, another key, a time
+//! out of range) or unreadable is ignored and replaced. Decisions take `now` from the caller;
+//! only the file system is touched here.
+//!
+//! The provider runs as root, so the cache never touches what it did not create (issue 19):
+//! the directory is opened once without following a symbolic link, and only used when it is
+//! ours and nobody else can write in it (it is never chmod'ed; only its last component is
+//! created, 0700). Every later step goes through that open directory (`*at` calls, no symbolic
+//! link followed), so a path swapped afterwards changes nothing, and only the names the cache
+//! itself writes are ever locked, replaced or pruned.
 
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +29,8 @@ use tracing::debug;
 use crate::deadline::Progress;
 use crate::secret::Secret;
 use crate::token;
+
+use dir::Dir;
 
 pub const CACHE_DIR_ENV: &str = "ECR_CREDENTIAL_PROVIDER_CACHE_DIR";
 /// A cached token is never answered with when less than this is left of its life: the
@@ -37,6 +45,8 @@ const MAX_ENTRY_BYTES: u64 = 64 * 1024;
 const VERSION: u32 = 1;
 /// Locks are spread over a fixed set of files, so the directory never grows with them.
 const LOCK_FILES: usize = 16;
+/// A key's hash in hex: entry and temporary file names are made of it.
+const KEY_HEX_LEN: usize = 64;
 
 /// What an entry is keyed by. Hashed, never stored or shown.
 #[derive(Debug)]
@@ -87,10 +97,40 @@ impl Key {
         format!("{}.json", self.0)
     }
 
+    /// A temporary file for the next entry, unique to this exec and instant.
+    fn temporary_name(&self, now: SystemTime) -> String {
+        let nanos = now
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
+        format!(".{}.{}.{nanos}.tmp", self.0, std::process::id())
+    }
+
     fn lock_name(&self) -> String {
         let bucket = usize::from_str_radix(&self.0[..2], 16).unwrap_or(0) % LOCK_FILES;
         format!("lock-{bucket:x}")
     }
+}
+
+fn is_key_hex(text: &str) -> bool {
+    text.len() == KEY_HEX_LEN && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether `name` is one the cache writes and may prune: an entry (`Key::file_name`) or a
+/// temporary file (`Key::temporary_name`). Lock files are kept: they are a fixed set.
+fn is_prunable_name(name: &str) -> bool {
+    if let Some(hex) = name.strip_suffix(".json") {
+        return is_key_hex(hex);
+    }
+    let Some(middle) = name
+        .strip_prefix('.')
+        .and_then(|name| name.strip_suffix(".tmp"))
+    else {
+        return false;
+    };
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = middle.split('.').collect();
+    matches!(parts.as_slice(), [hex, pid, nanos] if is_key_hex(hex) && digits(pid) && digits(nanos))
 }
 
 /// An entry as stored.
@@ -135,7 +175,9 @@ impl Cached {
             .duration_since(self.fetched_at)
             .unwrap_or_default();
         // A fetch time in the future means the clock went back: refresh rather than trust it.
-        let clock_sane = self.fetched_at <= now + Duration::from_secs(60);
+        let clock_sane = now
+            .checked_add(Duration::from_secs(60))
+            .is_none_or(|limit| self.fetched_at <= limit);
         if clock_sane && left >= (life / 2).max(REFRESH_FLOOR) {
             Freshness::Fresh
         } else {
@@ -162,62 +204,42 @@ pub enum Answer<T, E> {
     },
 }
 
+/// Why a directory is not used as the cache; each is one warning, and the run goes on
+/// without the cache.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
+    #[error("its parent directory does not exist, and only the last component is ever created")]
+    NoParent,
+    #[error("could not open its parent directory: {0}")]
+    Parent(io::Error),
     #[error("could not create or open it: {0}")]
     Io(#[from] io::Error),
+    #[error("it is a symbolic link, which the cache never follows")]
+    Symlink,
     #[error("it is not a directory")]
     NotDirectory,
-    #[error("it belongs to another user")]
-    Foreign,
+    #[error("it belongs to uid {owner}, not to this process's uid {uid}")]
+    Foreign { owner: u32, uid: u32 },
+    #[error("its mode {mode:o} lets other users write in it")]
+    Writable { mode: u32 },
 }
 
 /// An open cache directory.
 #[derive(Debug)]
 pub struct Cache {
-    dir: PathBuf,
-    #[cfg(unix)]
-    uid: u32,
+    /// For messages only: every operation goes through `dir`, never through this path again.
+    path: PathBuf,
+    dir: Dir,
 }
 
 impl Cache {
-    /// Creates `dir` (0700) if needed and checks it is a directory of ours that we can write.
-    pub fn open(dir: &Path) -> Result<Self, CacheError> {
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir)?;
-        if !fs::metadata(dir)?.is_dir() {
-            return Err(CacheError::NotDirectory);
-        }
-        // Writing a file proves the directory is writable and tells whose files we make.
-        let probe = dir.join(format!(".probe-{}", std::process::id()));
-        let file = create_private(&probe)?;
-        #[cfg(unix)]
-        let uid = {
-            use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-            let uid = file.metadata()?.uid();
-            drop(file);
-            let _ = fs::remove_file(&probe);
-            let meta = fs::metadata(dir)?;
-            if meta.uid() != uid {
-                return Err(CacheError::Foreign);
-            }
-            if meta.mode() & 0o777 != 0o700 {
-                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-            }
-            uid
-        };
-        #[cfg(not(unix))]
-        {
-            drop(file);
-            let _ = fs::remove_file(&probe);
-        }
+    /// Opens `path` as the cache: creates it (0700) if its parent exists, and takes it only if
+    /// it is a directory of ours, not a symbolic link, that no one else can write in. Whether
+    /// it is writable is learnt from the first write.
+    pub fn open(path: &Path) -> Result<Self, CacheError> {
         Ok(Self {
-            dir: dir.to_owned(),
-            #[cfg(unix)]
-            uid,
+            path: path.to_owned(),
+            dir: Dir::open(path)?,
         })
     }
 
@@ -259,8 +281,8 @@ impl Cache {
                     }
                     Err(_) => {
                         tracing::warn!(
-                            "another exec has held the token cache lock for {}s; asking AWS without it",
-                            lock_wait.as_secs_f32()
+                            "another exec has held the token cache lock for {}; asking AWS without it",
+                            crate::duration::format(lock_wait)
                         );
                         None
                     }
@@ -294,7 +316,7 @@ impl Cache {
                 {
                     tracing::warn!(
                         "could not write the token cache in {}: {error}; going on without it",
-                        self.dir.display()
+                        self.path.display()
                     );
                 }
                 drop(lock);
@@ -309,35 +331,21 @@ impl Cache {
 
     /// The entry for `key`, if it is ours, whole and well-formed; anything else is ignored.
     pub fn read(&self, key: &Key) -> Option<Cached> {
-        let path = self.dir.join(key.file_name());
-        match self.read_entry(&path, key) {
+        match self.read_entry(key) {
             Ok(cached) => Some(cached),
             Err(why) => {
                 if !matches!(&why, Unusable::Io(error) if error.kind() == io::ErrorKind::NotFound) {
-                    debug!(entry = %path.display(), why = %why, "token cache entry ignored");
+                    debug!(entry = %key.file_name(), why = %why, "token cache entry ignored");
                 }
                 None
             }
         }
     }
 
-    fn read_entry(&self, path: &Path, key: &Key) -> Result<Cached, Unusable> {
-        let meta = fs::symlink_metadata(path)?;
-        if !meta.file_type().is_file() {
-            return Err(Unusable::Foreign("not a regular file"));
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt as _;
-            if meta.uid() != self.uid {
-                return Err(Unusable::Foreign("owned by another user"));
-            }
-            if meta.mode() & 0o777 != 0o600 {
-                return Err(Unusable::Foreign("not mode 0600"));
-            }
-        }
+    fn read_entry(&self, key: &Key) -> Result<Cached, Unusable> {
         let mut text = String::new();
-        File::open(path)?
+        self.dir
+            .open_entry(&key.file_name())?
             .take(MAX_ENTRY_BYTES)
             .read_to_string(&mut text)?;
         let stored: Stored =
@@ -347,10 +355,17 @@ impl Cache {
         }
         let token = Secret::new(stored.token);
         token::decode(&token).map_err(|_| Unusable::Corrupt("the token does not decode"))?;
+        // Any number parses, but not every one is a time: such an entry is replaced, and
+        // never panics the exec that reads it.
+        let time = |secs| {
+            UNIX_EPOCH
+                .checked_add(Duration::from_secs(secs))
+                .ok_or(Unusable::Corrupt("a time out of range"))
+        };
         Ok(Cached {
             token,
-            expires_at: UNIX_EPOCH + Duration::from_secs(stored.expires_at),
-            fetched_at: UNIX_EPOCH + Duration::from_secs(stored.fetched_at),
+            expires_at: time(stored.expires_at)?,
+            fetched_at: time(stored.fetched_at)?,
         })
     }
 
@@ -371,83 +386,345 @@ impl Cache {
             fetched_at: secs(now),
         };
         let text = serde_json::to_string(&stored).map_err(io::Error::other)?;
-        let nanos = now
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .subsec_nanos();
-        let temporary = self
-            .dir
-            .join(format!(".{}.{}.{nanos}.tmp", key.0, std::process::id()));
-        let written = create_private(&temporary).and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        });
-        let renamed = written.and_then(|()| fs::rename(&temporary, self.dir.join(key.file_name())));
+        let temporary = key.temporary_name(now);
+        let mut file = self.dir.create_new(&temporary)?;
+        let renamed = file
+            .write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .and_then(|()| self.dir.rename(&temporary, &key.file_name()));
         if renamed.is_err() {
-            let _ = fs::remove_file(&temporary);
+            let _ = self.dir.remove(&temporary);
         }
         renamed?;
         self.prune();
         Ok(())
     }
 
-    /// Removes entries and leftovers no token can still be alive in. File times are the
-    /// system clock's, so this is judged by it too.
+    /// Removes entries and temporary files of ours that no token can still be alive in; any
+    /// other name is left alone. File times are the system clock's, so this is judged by it too.
     fn prune(&self) {
         let now = SystemTime::now();
-        let Ok(entries) = fs::read_dir(&self.dir) else {
+        let Ok(names) = self.dir.names() else {
             return;
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if !(name.ends_with(".json") || name.ends_with(".tmp")) {
-                continue;
-            }
-            let old = entry
-                .metadata()
-                .and_then(|meta| meta.modified())
-                .is_ok_and(|modified| modified + STALE_FILE_AGE < now);
-            if old {
-                let _ = fs::remove_file(entry.path());
+        for name in names.iter().filter(|name| is_prunable_name(name)) {
+            if self
+                .dir
+                .age_of_ours(name, now)
+                .is_some_and(|age| age > STALE_FILE_AGE)
+            {
+                let _ = self.dir.remove(name);
             }
         }
     }
 
-    fn lock_file(&self, key: &Key) -> io::Result<File> {
-        let path = self.dir.join(key.lock_name());
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options.open(path)
-    }
-
     /// Waits for the key's lock on a blocking thread, so the run's deadline still holds.
-    async fn lock(&self, key: &Key) -> io::Result<File> {
-        let file = self.lock_file(key)?;
+    async fn lock(&self, key: &Key) -> io::Result<std::fs::File> {
+        let file = self.dir.open_lock(&key.lock_name())?;
         tokio::task::spawn_blocking(move || file.lock().map(|()| file))
             .await
             .map_err(io::Error::other)?
     }
 
-    fn try_lock(&self, key: &Key) -> io::Result<Option<File>> {
-        let file = self.lock_file(key)?;
+    fn try_lock(&self, key: &Key) -> io::Result<Option<std::fs::File>> {
+        let file = self.dir.open_lock(&key.lock_name())?;
         match file.try_lock() {
             Ok(()) => Ok(Some(file)),
-            Err(fs::TryLockError::WouldBlock) => Ok(None),
-            Err(fs::TryLockError::Error(error)) => Err(error),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(error)) => Err(error),
         }
     }
 }
 
-/// A new file only we can read.
-fn create_private(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+/// The cache directory on unix: one descriptor, opened without following a symbolic link,
+/// and every name in it reached relative to that descriptor without following one either.
+#[cfg(unix)]
+mod dir {
+    use std::ffi::OsStr;
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::MetadataExt as _;
+    use std::path::Path;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
+    use rustix::io::Errno;
+
+    use super::{CacheError, Unusable};
+
+    /// Opening a name never follows a symbolic link, never leaks into a child, never makes a
+    /// terminal ours and never waits on a FIFO.
+    const NAME: OFlags = OFlags::NOFOLLOW
+        .union(OFlags::CLOEXEC)
+        .union(OFlags::NOCTTY)
+        .union(OFlags::NONBLOCK);
+    const DIRECTORY: OFlags = OFlags::RDONLY
+        .union(OFlags::DIRECTORY)
+        .union(OFlags::NOFOLLOW)
+        .union(OFlags::CLOEXEC);
+
+    #[derive(Debug)]
+    pub struct Dir {
+        fd: File,
+        /// This process's effective uid: the owner of every file the cache makes.
+        uid: u32,
+    }
+
+    impl Dir {
+        pub fn open(path: &Path) -> Result<Self, CacheError> {
+            let fd = match (path.parent(), path.file_name()) {
+                (Some(parent), Some(name)) => {
+                    let parent = if parent.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        parent
+                    };
+                    // The parent is the administrator's path, symbolic links and all; only
+                    // the cache's own directory must not be one.
+                    let parent = rustix::fs::open(
+                        parent,
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(|errno| match errno {
+                        Errno::NOENT => CacheError::NoParent,
+                        errno => CacheError::Parent(errno.into()),
+                    })?;
+                    open_or_create(&parent, name)?
+                }
+                // `/` or a path ending in `..`: nothing to create.
+                _ => rustix::fs::openat(CWD, path, DIRECTORY, Mode::empty())
+                    .map_err(|errno| refused(CWD, path.as_os_str(), errno))?,
+            };
+            let fd = File::from(fd);
+            let meta = fd.metadata()?;
+            let uid = rustix::process::geteuid().as_raw();
+            if meta.uid() != uid {
+                return Err(CacheError::Foreign {
+                    owner: meta.uid(),
+                    uid,
+                });
+            }
+            if meta.mode() & 0o022 != 0 {
+                return Err(CacheError::Writable {
+                    mode: meta.mode() & 0o7777,
+                });
+            }
+            Ok(Self { fd, uid })
+        }
+
+        /// An entry to read: a regular 0600 file of ours.
+        pub fn open_entry(&self, name: &str) -> Result<File, Unusable> {
+            let file = rustix::fs::openat(&self.fd, name, OFlags::RDONLY | NAME, Mode::empty())
+                .map(File::from)
+                .map_err(|errno| match errno {
+                    Errno::LOOP => Unusable::Foreign("a symbolic link"),
+                    errno => Unusable::Io(errno.into()),
+                })?;
+            let meta = file.metadata()?;
+            if !meta.is_file() {
+                return Err(Unusable::Foreign("not a regular file"));
+            }
+            if meta.uid() != self.uid {
+                return Err(Unusable::Foreign("owned by another user"));
+            }
+            if meta.mode() & 0o777 != 0o600 {
+                return Err(Unusable::Foreign("not mode 0600"));
+            }
+            Ok(file)
+        }
+
+        /// A new file only we can read; an existing name (a symbolic link included) fails.
+        pub fn create_new(&self, name: &str) -> io::Result<File> {
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | NAME;
+            Ok(rustix::fs::openat(&self.fd, name, flags, Mode::RUSR | Mode::WUSR)?.into())
+        }
+
+        /// The lock file `name`, made if missing; only a regular file of ours is used.
+        pub fn open_lock(&self, name: &str) -> io::Result<File> {
+            let flags = OFlags::RDWR | OFlags::CREATE | NAME;
+            let file = File::from(rustix::fs::openat(
+                &self.fd,
+                name,
+                flags,
+                Mode::RUSR | Mode::WUSR,
+            )?);
+            let meta = file.metadata()?;
+            if !meta.is_file() || meta.uid() != self.uid {
+                return Err(io::Error::other(format!(
+                    "{name} is not a lock file of ours"
+                )));
+            }
+            Ok(file)
+        }
+
+        /// Renames within the directory; a symbolic link at `to` is replaced, not followed.
+        pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+            Ok(rustix::fs::renameat(&self.fd, from, &self.fd, to)?)
+        }
+
+        pub fn remove(&self, name: &str) -> io::Result<()> {
+            Ok(rustix::fs::unlinkat(&self.fd, name, AtFlags::empty())?)
+        }
+
+        /// The names in the directory; one that is not UTF-8 is none the cache writes.
+        pub fn names(&self) -> io::Result<Vec<String>> {
+            let mut names = Vec::new();
+            for entry in rustix::fs::Dir::read_from(&self.fd)? {
+                if let Ok(name) = entry?.file_name().to_str() {
+                    names.push(name.to_owned());
+                }
+            }
+            Ok(names)
+        }
+
+        /// How long ago `name` was modified, if it is a regular file of ours.
+        pub fn age_of_ours(&self, name: &str, now: SystemTime) -> Option<Duration> {
+            let stat = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+            if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
+                || stat.st_uid != self.uid
+            {
+                return None;
+            }
+            let modified =
+                UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(stat.st_mtime).ok()?))?;
+            now.duration_since(modified).ok()
+        }
+    }
+
+    /// Opens the directory `name` in `parent`, making it (0700) when it is missing.
+    fn open_or_create(
+        parent: &impl std::os::fd::AsFd,
+        name: &OsStr,
+    ) -> Result<std::os::fd::OwnedFd, CacheError> {
+        match rustix::fs::openat(parent, name, DIRECTORY, Mode::empty()) {
+            Err(Errno::NOENT) => {}
+            opened => return opened.map_err(|errno| refused(parent, name, errno)),
+        }
+        match rustix::fs::mkdirat(parent, name, Mode::RWXU) {
+            // Another exec made it first: it is checked like any other.
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(errno) => return Err(CacheError::Io(errno.into())),
+        }
+        rustix::fs::openat(parent, name, DIRECTORY, Mode::empty())
+            .map_err(|errno| refused(parent, name, errno))
+    }
+
+    /// Why `name` in `parent` did not open as a directory: a symbolic link or another kind
+    /// of file is named as such.
+    fn refused(parent: impl std::os::fd::AsFd, name: &OsStr, errno: Errno) -> CacheError {
+        match rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map(|stat| FileType::from_raw_mode(stat.st_mode))
+        {
+            Ok(FileType::Symlink) => CacheError::Symlink,
+            Ok(kind) if kind != FileType::Directory => CacheError::NotDirectory,
+            _ => CacheError::Io(errno.into()),
+        }
+    }
+}
+
+/// The cache directory elsewhere (Windows): the same rules by path, as far as std can.
+#[cfg(not(unix))]
+mod dir {
+    use std::fs::{self, File, OpenOptions};
+    use std::io;
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, SystemTime};
+
+    use super::{CacheError, Unusable};
+
+    #[derive(Debug)]
+    pub struct Dir {
+        path: PathBuf,
+    }
+
+    impl Dir {
+        pub fn open(path: &Path) -> Result<Self, CacheError> {
+            match fs::symlink_metadata(path) {
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    match fs::create_dir(path) {
+                        Ok(()) => {}
+                        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                            return Err(CacheError::NoParent);
+                        }
+                        Err(error) => return Err(CacheError::Io(error)),
+                    }
+                }
+                Err(error) => return Err(CacheError::Io(error)),
+                Ok(_) => {}
+            }
+            let meta = fs::symlink_metadata(path)?;
+            if meta.file_type().is_symlink() {
+                return Err(CacheError::Symlink);
+            }
+            if !meta.is_dir() {
+                return Err(CacheError::NotDirectory);
+            }
+            Ok(Self {
+                path: path.to_owned(),
+            })
+        }
+
+        fn regular(&self, name: &str) -> io::Result<PathBuf> {
+            let path = self.path.join(name);
+            if fs::symlink_metadata(&path)?.is_file() {
+                Ok(path)
+            } else {
+                Err(io::Error::other(format!("{name} is not a regular file")))
+            }
+        }
+
+        pub fn open_entry(&self, name: &str) -> Result<File, Unusable> {
+            let path = self.path.join(name);
+            if !fs::symlink_metadata(&path)?.is_file() {
+                return Err(Unusable::Foreign("not a regular file"));
+            }
+            Ok(File::open(path)?)
+        }
+
+        pub fn create_new(&self, name: &str) -> io::Result<File> {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(self.path.join(name))
+        }
+
+        pub fn open_lock(&self, name: &str) -> io::Result<File> {
+            let path = match self.regular(name) {
+                Err(error) if error.kind() == io::ErrorKind::NotFound => self.path.join(name),
+                other => other?,
+            };
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+        }
+
+        pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+            fs::rename(self.path.join(from), self.path.join(to))
+        }
+
+        pub fn remove(&self, name: &str) -> io::Result<()> {
+            fs::remove_file(self.path.join(name))
+        }
+
+        pub fn names(&self) -> io::Result<Vec<String>> {
+            Ok(fs::read_dir(&self.path)?
+                .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                .collect())
+        }
+
+        pub fn age_of_ours(&self, name: &str, now: SystemTime) -> Option<Duration> {
+            let modified = fs::metadata(self.regular(name).ok()?)
+                .ok()?
+                .modified()
+                .ok()?;
+            now.duration_since(modified).ok()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -470,6 +747,7 @@ enum Unusable {
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
+    use std::fs::{self, File};
     #[cfg(unix)]
     use std::os::unix::fs::PermissionsExt as _;
 
@@ -501,6 +779,7 @@ mod tests {
         }
     }
 
+    /// `cache` in a fresh temporary directory of its own, which is removed afterwards.
     struct Dir(PathBuf);
 
     impl Dir {
@@ -510,7 +789,12 @@ mod tests {
                 std::process::id()
             ));
             let _ = fs::remove_dir_all(&path);
+            fs::create_dir_all(&path).unwrap();
             Self(path.join("cache"))
+        }
+
+        fn outside(&self, name: &str) -> PathBuf {
+            self.0.parent().unwrap().join(name)
         }
     }
 
@@ -650,7 +934,7 @@ mod tests {
         let dir = Dir::new("wait");
         let cache = Cache::open(&dir.0).unwrap();
         let key = key("AKIAEXAMPLE1");
-        let held = cache.lock_file(&key).unwrap();
+        let held = cache.dir.open_lock(&key.lock_name()).unwrap();
         held.lock().unwrap();
         std::thread::scope(|scope| {
             let waiter = scope.spawn(|| run(&cache, &key, at(Duration::ZERO), Err("must wait")));
@@ -672,7 +956,7 @@ mod tests {
         let dir = Dir::new("stuck");
         let cache = Cache::open(&dir.0).unwrap();
         let key = key("AKIAEXAMPLE1");
-        let held = cache.lock_file(&key).unwrap();
+        let held = cache.dir.open_lock(&key.lock_name()).unwrap();
         held.lock().unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -768,14 +1052,32 @@ mod tests {
     }
 
     #[cfg(unix)]
-    #[test]
-    fn files_are_private_and_the_directory_is_made_so() {
+    fn mode(path: &Path) -> u32 {
         use std::os::unix::fs::MetadataExt as _;
+        fs::symlink_metadata(path).unwrap().mode() & 0o7777
+    }
+
+    /// Sets a file's modification time `age` ago.
+    fn age(path: &Path, age: Duration) {
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(SystemTime::now() - age)
+            .unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_private_and_a_directory_is_made_0700_or_left_as_it_is() {
+        let made = Dir::new("made");
+        Cache::open(&made.0).unwrap();
+        assert_eq!(mode(&made.0), 0o700);
+
         let dir = Dir::new("modes");
-        fs::create_dir_all(&dir.0).unwrap();
+        fs::create_dir(&dir.0).unwrap();
         fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).unwrap();
         let cache = Cache::open(&dir.0).unwrap();
-        assert_eq!(fs::metadata(&dir.0).unwrap().mode() & 0o777, 0o700);
         run(
             &cache,
             &key("AKIAEXAMPLE1"),
@@ -784,13 +1086,190 @@ mod tests {
         )
         .0
         .unwrap();
+        // Issue 19: the directory is never chmod'ed.
+        assert_eq!(mode(&dir.0), 0o755);
         let names: Vec<_> = fs::read_dir(&dir.0)
             .unwrap()
-            .map(|entry| entry.unwrap())
-            .map(|entry| (entry.file_name(), entry.metadata().unwrap().mode() & 0o777))
+            .map(|entry| entry.unwrap().path())
+            .map(|path| (mode(&path), path))
             .collect();
         assert_eq!(names.len(), 2, "one entry and one lock file: {names:?}");
-        assert!(names.iter().all(|(_, mode)| *mode == 0o600), "{names:?}");
+        assert!(names.iter().all(|(mode, _)| *mode == 0o600), "{names:?}");
+    }
+
+    /// Issue 19: `--cache-dir=/nonexistent/a/b` made every missing parent.
+    #[test]
+    fn only_the_last_component_is_ever_created() {
+        let dir = Dir::new("parents");
+        let missing = dir.0.join("a");
+        let error = Cache::open(&missing.join("b")).unwrap_err();
+        assert!(matches!(error, CacheError::NoParent), "{error:?}");
+        assert!(!dir.0.exists());
+    }
+
+    /// Issue 19: a symbolic link to a 0755 directory became 0700 and lost its files.
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_for_the_directory_is_refused_and_its_target_untouched() {
+        let dir = Dir::new("link");
+        let target = dir.outside("target");
+        fs::create_dir(&target).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(target.join("daemon.json"), "{}").unwrap();
+        fs::write(target.join("keep.tmp"), "").unwrap();
+        age(&target.join("keep.tmp"), 72 * HOUR);
+        std::os::unix::fs::symlink(&target, &dir.0).unwrap();
+        let error = Cache::open(&dir.0).unwrap_err();
+        assert!(matches!(error, CacheError::Symlink), "{error:?}");
+        assert_eq!(mode(&target), 0o755);
+        assert!(target.join("daemon.json").exists() && target.join("keep.tmp").exists());
+    }
+
+    /// Issue 19: `--cache-dir=/tmp` made /tmp 0700.
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_others_can_write_in_is_refused_and_left_as_it_is() {
+        for shared in [0o1777, 0o777, 0o770, 0o702] {
+            let dir = Dir::new("shared");
+            fs::create_dir(&dir.0).unwrap();
+            fs::set_permissions(&dir.0, fs::Permissions::from_mode(shared)).unwrap();
+            fs::write(dir.0.join("theirs"), "").unwrap();
+            let error = Cache::open(&dir.0).unwrap_err();
+            assert!(
+                matches!(error, CacheError::Writable { mode } if mode == shared),
+                "{shared:o}: {error:?}"
+            );
+            assert_eq!(
+                error.to_string(),
+                format!("its mode {shared:o} lets other users write in it")
+            );
+            assert_eq!(mode(&dir.0), shared);
+            assert!(dir.0.join("theirs").exists());
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_of_another_user_is_refused() {
+        use std::os::unix::fs::MetadataExt as _;
+        let uid = rustix::process::geteuid().as_raw();
+        let dir = Dir::new("owner");
+        // Root can give a directory away; anyone else takes one root owns.
+        let theirs = if uid == 0 {
+            fs::create_dir(&dir.0).unwrap();
+            fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o700)).unwrap();
+            std::os::unix::fs::chown(&dir.0, Some(65534), Some(65534)).unwrap();
+            dir.0.clone()
+        } else {
+            PathBuf::from("/")
+        };
+        let owner = fs::metadata(&theirs).unwrap().uid();
+        assert_ne!(owner, uid, "{}", theirs.display());
+        let error = Cache::open(&theirs).unwrap_err();
+        assert!(
+            matches!(error, CacheError::Foreign { owner: o, uid: u } if o == owner && u == uid),
+            "{error:?}"
+        );
+    }
+
+    /// Issue 19: opening the cache wrote `.probe-PID`, and a leftover one turned it off.
+    #[test]
+    fn opening_writes_nothing_and_a_leftover_probe_changes_nothing() {
+        let dir = Dir::new("probe");
+        fs::create_dir(&dir.0).unwrap();
+        #[cfg(unix)]
+        fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o700)).unwrap();
+        let probe = dir.0.join(format!(".probe-{}", std::process::id()));
+        fs::create_dir(&probe).unwrap();
+        let cache = Cache::open(&dir.0).unwrap();
+        let names = |dir: &Path| fs::read_dir(dir).unwrap().count();
+        assert_eq!(names(&dir.0), 1, "opening wrote a file");
+        let key = key("AKIAEXAMPLE1");
+        run(&cache, &key, at(Duration::ZERO), Ok(("one", 12 * HOUR)))
+            .0
+            .unwrap();
+        let (_, called) = run(&cache, &key, at(HOUR), Err("must not be called"));
+        assert!(!called, "the cache was off");
+        assert!(probe.exists());
+    }
+
+    /// Issue 19: lock files were opened with O_CREAT through symbolic links, making root-owned
+    /// files wherever they pointed.
+    #[cfg(unix)]
+    #[test]
+    fn planted_symbolic_links_are_never_followed() {
+        let dir = Dir::new("planted");
+        let cache = Cache::open(&dir.0).unwrap();
+        let key = key("AKIAEXAMPLE1");
+        let lock_target = dir.outside("lock-target");
+        for bucket in 0..LOCK_FILES {
+            std::os::unix::fs::symlink(&lock_target, dir.0.join(format!("lock-{bucket:x}")))
+                .unwrap();
+        }
+        let entry_target = dir.outside("entry-target");
+        fs::write(&entry_target, "theirs").unwrap();
+        fs::set_permissions(&entry_target, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&entry_target, dir.0.join(key.file_name())).unwrap();
+
+        let (answer, called) = run(&cache, &key, at(Duration::ZERO), Ok(("one", 12 * HOUR)));
+        assert!(called);
+        assert_eq!(password(&answer.unwrap()), "one");
+        assert!(!lock_target.exists(), "a lock was made through a link");
+        assert_eq!(fs::read_to_string(&entry_target).unwrap(), "theirs");
+        // The link at the entry's name was replaced, not written through.
+        assert!(
+            fs::symlink_metadata(dir.0.join(key.file_name()))
+                .unwrap()
+                .is_file()
+        );
+        let (_, called) = run(&cache, &key, at(HOUR), Err("must not be called"));
+        assert!(!called);
+
+        // A link at the name of the next temporary file: that write fails, nothing else.
+        let next = at(HOUR + Duration::from_nanos(7));
+        let temporary = dir.0.join(key.temporary_name(next));
+        std::os::unix::fs::symlink(&entry_target, &temporary).unwrap();
+        assert!(
+            cache
+                .write(&key, &token("two"), at(13 * HOUR), next)
+                .is_err()
+        );
+        assert_eq!(fs::read_to_string(&entry_target).unwrap(), "theirs");
+        assert!(fs::symlink_metadata(&temporary).unwrap().is_symlink());
+    }
+
+    /// Issue 19: `expiresAt` ≥ 2^63 panicked every exec and was never replaced.
+    #[test]
+    fn times_out_of_range_are_a_miss_and_replaced() {
+        let dir = Dir::new("overflow");
+        let cache = Cache::open(&dir.0).unwrap();
+        let key = key("AKIAEXAMPLE1");
+        let entry = dir.0.join(key.file_name());
+        run(&cache, &key, at(Duration::ZERO), Ok(("one", 12 * HOUR)))
+            .0
+            .unwrap();
+        let valid: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&entry).unwrap()).unwrap();
+        for (field, value) in [
+            ("expiresAt", 1_u64 << 63),
+            ("expiresAt", u64::MAX),
+            ("fetchedAt", 1_u64 << 63),
+            ("fetchedAt", u64::MAX),
+        ] {
+            let mut stored = valid.clone();
+            stored[field] = value.into();
+            fs::write(&entry, stored.to_string()).unwrap();
+            assert!(cache.read(&key).is_none(), "{field} {value}");
+            let (answer, called) = run(&cache, &key, at(HOUR), Ok(("fresh", 12 * HOUR)));
+            assert!(called, "{field} {value}");
+            assert_eq!(password(&answer.unwrap()), "fresh");
+            let (_, called) = run(&cache, &key, at(HOUR), Err("replaced"));
+            assert!(!called, "{field} {value}: the entry was not replaced");
+        }
+        // The clock itself at the end of time: judged, not panicked on.
+        let cached = cache.read(&key).unwrap();
+        let end = UNIX_EPOCH + Duration::from_secs(i64::MAX as u64);
+        assert_eq!(cached.freshness(end), Freshness::Unusable);
     }
 
     #[test]
@@ -802,24 +1281,82 @@ mod tests {
         assert!(Cache::open(&dir.0.join("below")).is_err());
     }
 
+    /// Issue 19: every old `*.json` and `*.tmp` was deleted, whoever made it.
     #[test]
-    fn old_entries_are_pruned_on_write() {
+    fn only_its_own_old_files_are_pruned() {
         let dir = Dir::new("prune");
         let cache = Cache::open(&dir.0).unwrap();
         let (one, two) = (key("AKIAEXAMPLE1"), key("AKIAEXAMPLE2"));
         run(&cache, &one, at(Duration::ZERO), Ok(("one", 12 * HOUR)))
             .0
             .unwrap();
-        File::options()
-            .write(true)
-            .open(dir.0.join(one.file_name()))
-            .unwrap()
-            .set_modified(SystemTime::now() - 25 * HOUR)
-            .unwrap();
+        let ours = [
+            one.file_name(),
+            one.temporary_name(at(Duration::ZERO)),
+            format!(".{}.1.0.tmp", one.0),
+        ];
+        let theirs = [
+            "daemon.json".to_owned(),
+            "keep.tmp".to_owned(),
+            format!("{}.json", &one.0[..63]),
+            format!("{}0.json", one.0),
+            format!("{}.JSON", one.0),
+            format!(".{}.1.x.tmp", one.0),
+            format!(".{}.1.0.0.tmp", one.0),
+            format!("{}.1.0.tmp", one.0),
+            "lock-0.json".to_owned(),
+            ".probe-1".to_owned(),
+        ];
+        for name in ours.iter().chain(&theirs) {
+            let path = dir.0.join(name);
+            if !path.exists() {
+                fs::write(&path, "").unwrap();
+            }
+            age(&path, 72 * HOUR);
+        }
+        // An entry's name, but another user's file.
+        #[cfg(unix)]
+        let foreign = if rustix::process::geteuid().as_raw() == 0 {
+            let path = dir.0.join(format!("{}.json", "f".repeat(KEY_HEX_LEN)));
+            fs::write(&path, "").unwrap();
+            age(&path, 72 * HOUR);
+            std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+            Some(path)
+        } else {
+            None
+        };
         cache
             .write(&two, &token("two"), at(12 * HOUR), at(Duration::ZERO))
             .unwrap();
-        assert!(!dir.0.join(one.file_name()).exists());
+        for name in &ours {
+            assert!(!dir.0.join(name).exists(), "{name} was kept");
+        }
+        for name in &theirs {
+            assert!(dir.0.join(name).exists(), "{name} was pruned");
+        }
         assert!(dir.0.join(two.file_name()).exists());
+        #[cfg(unix)]
+        if let Some(foreign) = foreign {
+            assert!(foreign.exists(), "another user's file was pruned");
+        }
+    }
+
+    #[test]
+    fn names_the_cache_writes_and_prunes() {
+        let key = key("AKIAEXAMPLE1");
+        assert!(is_prunable_name(&key.file_name()));
+        assert!(is_prunable_name(&key.temporary_name(at(Duration::ZERO))));
+        assert!(!is_prunable_name(&key.lock_name()));
+        for name in [
+            "",
+            ".json",
+            ".tmp",
+            "..tmp",
+            "a.json",
+            "daemon.json",
+            "keep.tmp",
+        ] {
+            assert!(!is_prunable_name(name), "{name}");
+        }
     }
 }

@@ -218,7 +218,7 @@ and refuses a registry that is not ECR.",
             flag(
                 "registry-endpoint",
                 Takes::Value("URL"),
-                "the registry at URL, not IMAGE's host",
+                "registry at URL (http only on loopback)",
             ),
             flag(
                 "service-account-token-file",
@@ -517,6 +517,21 @@ fn check_format(matches: &Matches) -> Result<(), Error> {
     }
 }
 
+/// `check --registry-endpoint` is where the ECR token goes: refused here, before anything runs,
+/// unless https:// or a loopback stand-in (issue 19).
+fn check_registry_endpoint(matches: &Matches) -> Result<(), Error> {
+    match matches.value("registry-endpoint") {
+        Some(url) => match crate::registry::endpoint_problem(&url) {
+            Some(problem) => Err(usage(format!(
+                "--registry-endpoint {:?}: {problem}",
+                bounded(&url)
+            ))),
+            None => Ok(()),
+        },
+        None => Ok(()),
+    }
+}
+
 /// Parses `args` (without the program name); `env` reads our own environment variables.
 pub fn parse(
     args: impl IntoIterator<Item = OsString>,
@@ -592,6 +607,7 @@ fn parse_command_line(
         }
     }
     check_format(&matches)?;
+    check_registry_endpoint(&matches)?;
     let command = (spec.build)(&Matches {
         flags: matches.flags.clone(),
         positional: rest,
@@ -1244,6 +1260,32 @@ mod tests {
             "--registry-endpoint needs a value",
         );
         check_usage_error(&["--help=yes"], &[], "--help takes no value");
+    }
+
+    /// Issue 19: the ECR token goes to a --registry-endpoint in clear only on loopback.
+    #[test]
+    fn a_plain_http_registry_endpoint_is_loopback_only() {
+        for endpoint in [
+            "http://10.0.0.1:5000",
+            "http://registry.example",
+            "ftp://127.0.0.1",
+        ] {
+            check_usage_error(
+                &["check", "x", "--registry-endpoint", endpoint],
+                &[],
+                &format!("--registry-endpoint {endpoint:?}: "),
+            );
+        }
+        for endpoint in [
+            "http://127.0.0.1:5000",
+            "http://[::1]:5000",
+            "https://r.example",
+        ] {
+            assert!(
+                parse_args(&["check", "x", "--registry-endpoint", endpoint], &[]).is_ok(),
+                "{endpoint}"
+            );
+        }
     }
 
     /// Go's time.ParseDuration: a unit is required except for "0"; "0" is no timeout.

@@ -16,6 +16,7 @@ use crate::image::{self, RegistryKind};
 use crate::kubelet_config::{
     self, Config, Decoded, Match, Provider, REQUEST_API_VERSIONS, SchemelessUrl,
 };
+use crate::sanitize::is_secret_name;
 
 pub const PROVIDER_NAME: &str = "ecr-credential-provider";
 pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
@@ -897,13 +898,6 @@ fn lint_tokens(p: &Provider, push: &mut impl FnMut(Severity, &str, String, Optio
     }
 }
 
-/// Environment names whose values are credentials: they do not belong in a world-readable file.
-fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    !upper.ends_with("_FILE")
-        && (upper.contains("SECRET") || upper.contains("PASSWORD") || upper == "AWS_SESSION_TOKEN")
-}
-
 fn lint_env(p: &Provider, push: &mut impl FnMut(Severity, &str, String, Option<String>)) {
     for (i, (name, _)) in p.env.iter().enumerate() {
         let field = format!("env[{i}]");
@@ -1023,16 +1017,11 @@ pub fn explain_image(config: &Config, image: &str, bin_dir: Option<&str>) -> (St
                 .collect();
             let _ = writeln!(out, "    exec:    {}", command.join(" "));
             for (name, value) in &p.env {
-                let value = if is_secret_name(name) {
-                    "** redacted **"
-                } else {
-                    value
-                };
                 let _ = writeln!(
                     out,
                     "    env:     {}={}",
                     name.escape_debug(),
-                    value.escape_debug()
+                    crate::sanitize::env_value(name, value).escape_debug()
                 );
             }
             let request = serde_json::json!({"apiVersion": p.api_version, "kind": "CredentialProviderRequest", "image": request_image});

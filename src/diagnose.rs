@@ -557,6 +557,26 @@ pub fn no_bearer_token(realm: &str) -> Advice {
     )
 }
 
+/// A Bearer challenge whose realm is elsewhere than the registry's own host: ECR's never is.
+pub fn foreign_realm(realm: &str) -> Advice {
+    Advice::new(
+        format!(
+            "the registry sends logins to {realm}, which is neither https on the registry's own host nor ECR Public's token service: ECR's never does, so the ECR token was not sent there"
+        ),
+        Some("something other than ECR answers for this host: check DNS, /etc/hosts and any proxy in between".into()),
+    )
+}
+
+/// `check` of an image whose host is not ECR's: the token is not sent there.
+pub fn not_ecr_registry(host: &str, why: String) -> Advice {
+    Advice::new(
+        why,
+        Some(format!(
+            "if containerd mirrors {host} to ECR (a pull-through cache, say), check the ECR image it pulls from"
+        )),
+    )
+}
+
 /// `/v2/` answered, but not as a registry does.
 pub fn not_a_registry(status: u16) -> Advice {
     Advice::new(

@@ -660,7 +660,7 @@ fn env(node: &Node, at: &str, sink: &mut Sink) -> Vec<(String, String)> {
             let at = child(&at, key);
             match key {
                 "name" => name = string(node, &at, sink),
-                _ => value = string(node, &at, sink).unwrap_or_default(),
+                _ => value = env_value(node, &at, sink).unwrap_or_default(),
             }
         }
         match name {
@@ -674,6 +674,20 @@ fn env(node: &Node, at: &str, sink: &mut Sink) -> Vec<(String, String)> {
         }
     }
     env
+}
+
+/// An env entry's value, as `string` reads it, but never repeated in a finding: it may be a
+/// credential (issue 19).
+fn env_value(node: &Node, at: &str, sink: &mut Sink) -> Option<String> {
+    match &node.value {
+        Value::Bool(_) | Value::Number(_) => {
+            let kind = node.value.kind();
+            let problem = format!("is {kind} to the kubelet's YAML decoder, not a string");
+            sink.push(Some(node.line), at, problem, Some("quote it".into()));
+            None
+        }
+        _ => string(node, at, sink),
+    }
 }
 
 fn token_attributes(node: &Node, at: &str, sink: &mut Sink) -> Option<TokenAttributes> {
@@ -1536,6 +1550,16 @@ providers:
         );
     }
 
+    /// Issue 19: an env value may be a credential; a finding about it never repeats it.
+    #[test]
+    fn an_env_value_is_never_repeated() {
+        for value in ["987654321", "true", "0x5eC7e7"] {
+            let text = GOOD.replacen("value: us-east-1", &format!("value: {value}"), 1);
+            let rejected = parse(&text).expect_err(&text).to_string();
+            assert!(!rejected.contains(value), "{rejected}");
+        }
+    }
+
     #[test]
     #[allow(clippy::too_many_lines, reason = "one table")]
     fn what_the_kubelet_refuses() {
@@ -1595,15 +1619,16 @@ providers:
                 "providers[0].defaultCacheDuration",
                 "is required",
             ),
+            // An env value is never repeated: it may be a credential.
             (
                 with("value: us-east-1", "value: yes"),
                 "providers[0].env[0].value",
-                "quote it: \"true\"",
+                "is a boolean to the kubelet's YAML decoder, not a string",
             ),
             (
                 with("value: us-east-1", "value: 123456789012"),
                 "providers[0].env[0].value",
-                "a number",
+                "is a number to the kubelet's YAML decoder, not a string",
             ),
             (
                 with("- name: other", "- name: ecr-credential-provider"),

@@ -120,7 +120,10 @@ pub async fn answer(
                 credential_source: &session.credential_source,
             });
             let fetch = || fetch_token(&session, &request.image, progress);
-            let lock_wait = settings.attempt_timeout;
+            let left = settings
+                .deadline
+                .saturating_duration_since(tokio::time::Instant::now());
+            let lock_wait = lock_wait(settings.attempt_timeout, left);
             match cache
                 .through(&key, &now, lock_wait, progress, fetch)
                 .await?
@@ -164,6 +167,13 @@ pub async fn answer(
         password: credentials.password,
         cache_duration,
     })
+}
+
+/// How long to wait for another exec filling the token cache: an attempt's timeout at most,
+/// and never more than half of what is `left` of the run, so that when the holder is stuck
+/// there is still time to ask AWS without the lock (issue 19).
+fn lock_wait(attempt_timeout: Duration, left: Duration) -> Duration {
+    attempt_timeout.min(left / 2)
 }
 
 /// GetAuthorizationToken, traced; a token that does not decode is an error here, so it is
@@ -404,5 +414,21 @@ mod tests {
                 .to_json(true)
                 .contains("\"cacheDuration\":\"6h0m0s\"")
         );
+    }
+
+    #[test]
+    fn the_lock_wait_always_leaves_time_for_the_token_call() {
+        let ms = Duration::from_millis;
+        // (attempt timeout, left of the run) → wait
+        let table = [
+            (ms(10_000), ms(30_000), ms(10_000)),
+            (ms(10_000), ms(12_000), ms(6_000)),
+            // --timeout=400ms: an attempt may take all of it, the lock may not.
+            (ms(400), ms(390), ms(195)),
+            (ms(500), ms(0), ms(0)),
+        ];
+        for (attempt, left, expected) in table {
+            assert_eq!(lock_wait(attempt, left), expected, "{attempt:?} {left:?}");
+        }
     }
 }

@@ -85,11 +85,41 @@ impl fmt::Display for ProxyUrl {
     }
 }
 
+/// Remembers (see `sanitize`) the credentials of the proxy URL `value` in every form they take
+/// in what is sent or could be echoed back: the user:password as written, the password as
+/// written and decoded, and the Basic credentials (base64 of `user:password`, and the whole
+/// `Proxy-Authorization` value), which a proxy may repeat in its status line.
+pub fn remember_credentials(value: &str) {
+    let Some((_, userinfo, _)) = crate::sanitize::split_userinfo(value.trim()) else {
+        return;
+    };
+    crate::sanitize::remember_secret(userinfo);
+    if let Some((_, password)) = userinfo.split_once(':') {
+        crate::sanitize::remember_secret(password);
+        crate::sanitize::remember_secret(&percent_decode(password));
+    }
+    let basic = basic_auth(userinfo);
+    crate::sanitize::remember_secret(basic.trim_start_matches("Basic "));
+    crate::sanitize::remember_secret(&basic);
+}
+
+/// The `Proxy-Authorization` value for a URL's `user:password`, decoded as Go and hyper do.
+fn basic_auth(userinfo: &str) -> String {
+    use base64::Engine as _;
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let plain = format!("{}:{}", percent_decode(user), percent_decode(password));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(plain)
+    )
+}
+
 impl ProxyUrl {
     /// Go's parseProxy: a value without a scheme means `http://`; only http and https
     /// proxies can carry the SDK's requests.
     fn parse(variable: &'static str, value: &str) -> Result<Self, ProxyUrlError> {
         let value = value.trim();
+        remember_credentials(value);
         let (scheme, rest) = match value.split_once("://") {
             Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
             None => ("http".to_owned(), value),
@@ -101,15 +131,19 @@ impl ProxyUrl {
             Some((userinfo, host_port)) => (Some(userinfo), host_port),
             None => (None, authority),
         };
-        let shown_value = match userinfo {
-            Some(_) => format!("{scheme}://***@{host_port}{path}"),
-            None => value.to_owned(),
-        };
+        // Masked however the rest parses: a `/`, `?` or `#` in the password ends the authority
+        // before its `@` (issue 19).
+        let shown_value = crate::sanitize::without_userinfo(value);
         let fail = |problem: &str| ProxyUrlError {
             variable,
             shown: shown_value.clone(),
             problem: problem.to_owned(),
         };
+        if userinfo.is_none() && path.contains('@') {
+            return Err(fail(
+                "a '/', '?' or '#' in the user:password ends the address before the '@': percent-encode them (%2F, %3F, %23)",
+            ));
+        }
         let tls = match scheme.as_str() {
             "http" => false,
             "https" => true,
@@ -156,15 +190,7 @@ impl ProxyUrl {
         );
         // Reject now what the connector would otherwise drop without a word.
         ProxyConfig::all(url.as_str()).map_err(|_| fail("it does not parse as a URL"))?;
-        let basic_auth = userinfo.map(|userinfo| {
-            use base64::Engine as _;
-            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            let plain = format!("{}:{}", percent_decode(user), percent_decode(password));
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(plain)
-            )
-        });
+        let basic_auth = userinfo.map(basic_auth);
         let shown = format!("{scheme}://{host_shown}:{port}");
         let uri = shown
             .parse()
@@ -839,9 +865,9 @@ async fn connect_status(proxy: &ProxyUrl, target: &str) -> Option<(u16, String)>
             .next()
             .filter(|c| c.len() == 3)
             .and_then(|c| c.parse::<u16>().ok())?;
-        let reason: String = parts
-            .next()
-            .unwrap_or_default()
+        // Scrubbed before it is cut: a proxy may echo the Proxy-Authorization sent to it, and
+        // a cut secret would no longer be found.
+        let reason: String = crate::sanitize::scrub(parts.next().unwrap_or_default())
             .chars()
             .filter(|c| !c.is_control())
             .take(60)
@@ -1004,6 +1030,13 @@ mod tests {
             ("http://user:s3cret@proxy:x", "port"),
             ("http://pro xy:3128", "not a host name"),
             ("http://[not-v6]:1", "IPv6"),
+            // Issue 19: a password with `/`, `?` or `#` ends Go's authority before the `@`.
+            ("http://user:s3c/ret@proxy:3128", "percent-encode"),
+            ("http://user:s3c?ret@proxy:3128", "percent-encode"),
+            ("http://user:s3c#ret@proxy:3128", "percent-encode"),
+            ("http://user:1234/s3cret@proxy:3128", "percent-encode"),
+            ("user:s3c/ret@proxy:3128", "percent-encode"),
+            ("http://user:s3c@ret@proxy:x", "port"),
         ] {
             let error = Proxies::from_env(|key| (key == "HTTPS_PROXY").then(|| value.to_owned()))
                 .unwrap_err();
@@ -1012,7 +1045,7 @@ mod tests {
                 text.starts_with("HTTPS_PROXY=") && text.contains(problem),
                 "{value}: {text}"
             );
-            assert!(!text.contains("s3cret"), "{text}");
+            assert!(!text.contains("s3c") && !text.contains("ret@"), "{text}");
         }
     }
 
@@ -1027,5 +1060,12 @@ mod tests {
             .decode(auth.strip_prefix("Basic ").unwrap())
             .unwrap();
         assert_eq!(decoded, b"us@er:p:ss");
+        // An `@` in the password: the last one ends the user:password, as in Go.
+        let proxy = ProxyUrl::parse("HTTPS_PROXY", "http://user:p@ss-word@proxy:3128").unwrap();
+        assert_eq!(proxy.shown, "http://proxy:3128");
+        assert_eq!(
+            crate::sanitize::scrub("echo p@ss-word"),
+            "echo ** redacted **"
+        );
     }
 }

@@ -3,6 +3,9 @@
 //! the ECR credentials, as containerd and skopeo do), the manifest and the first layer. Used by
 //! `check` only; the kubelet path never talks to the registry. TLS trust and proxies are those
 //! of the AWS calls (`http`, `proxy`). Nothing of a response body reaches the caller but a bearer token.
+//! The node's ECR token goes only to an ECR host, over https (or to the loopback stand-in a
+//! `--registry-endpoint` names), and to a Bearer realm only on that same host or ECR Public's
+//! own token service: never to a host a tenant's image or a registry's challenge names (issue 19).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -15,9 +18,11 @@ use base64::Engine as _;
 
 use crate::aws::MANIFEST_MEDIA_TYPES;
 use crate::http::Trust;
+use crate::image::{ECR_PUBLIC_HOSTS, RegistryHost, RegistryKind};
 use crate::limits::CappedConnector;
 use crate::proxy::{Proxies, Routed};
 use crate::secret::Secret;
+use crate::token::RegistryLogin;
 
 /// A token or manifest larger than this is not a registry talking.
 const MAX_BODY: usize = 1024 * 1024;
@@ -115,11 +120,69 @@ pub enum LoginFailure {
     NoToken {
         realm: String,
     },
+    /// The realm is not one the ECR token may go to: nothing was sent there.
+    ForeignRealm {
+        realm: String,
+    },
+}
+
+/// Why the ECR token is not sent to `registry` at all, or `None` when it is an ECR host. The
+/// image's own host decides, as `image` classifies it, never where a test route sends it.
+pub fn not_ecr(registry: &RegistryHost) -> Option<String> {
+    matches!(registry.kind, RegistryKind::Unrecognized).then(|| {
+        format!(
+            "{} is neither a private ECR nor an ECR Public host, and the node's ECR token goes to ECR only",
+            registry.host
+        )
+    })
+}
+
+/// What is wrong with a `--registry-endpoint`, if anything: the token goes there, so https://,
+/// or plain http:// to a loopback address only (a stand-in on this machine).
+pub fn endpoint_problem(url: &str) -> Option<&'static str> {
+    let Some((authority, _)) = split_url(url) else {
+        return Some("it must be https://HOST[:PORT], or http:// to a loopback address");
+    };
+    if url.starts_with("https://") {
+        return None;
+    }
+    let (host, _) = host_port(&authority, true);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then_some(
+        "plain http:// sends the ECR token in clear, so only to a loopback address (127.0.0.0/8, ::1, localhost): use https://",
+    )
+}
+
+/// Whether the ECR token may go to the Bearer `realm` of the registry at `endpoint`: the
+/// registry's own scheme, host and port (a realm elsewhere is not ECR's way, and may be
+/// anyone's), or for an ECR Public image, https on ECR Public's own hosts (its token service
+/// is `https://public.ecr.aws/token/`).
+fn trusts_realm(endpoint: &str, public: bool, realm: &str) -> bool {
+    let Some(realm) = origin(realm) else {
+        return false;
+    };
+    let (https, host, port) = &realm;
+    origin(endpoint).as_ref() == Some(&realm)
+        || (public && *https && *port == 443 && ECR_PUBLIC_HOSTS.contains(&host.as_str()))
+}
+
+/// `(https, host in lower case, port)` of an http(s) URL.
+fn origin(url: &str) -> Option<(bool, String, u16)> {
+    let (authority, _) = split_url(url)?;
+    let plain = url.starts_with("http://");
+    let (host, port) = host_port(&authority, plain);
+    Some((!plain, host.to_ascii_lowercase(), port))
 }
 
 pub struct RegistryClient {
     /// `https://host[:port]`, or the `--registry-endpoint`.
     endpoint: String,
+    /// The image is ECR Public's: its token service may answer for it.
+    public: bool,
     basic: Secret,
     connector: CappedConnector<Routed>,
     proxies: Proxies,
@@ -144,27 +207,40 @@ enum Route {
 }
 
 impl RegistryClient {
-    /// `endpoint` is `https://host[:port]` (or `http://` for a local test registry).
+    /// A client for `registry`, at `https://HOST` or at `endpoint` (a `--registry-endpoint`).
+    /// Refused, with the reason, when the token may not go there (see `not_ecr`,
+    /// `endpoint_problem`).
     pub fn new(
-        endpoint: &str,
-        username: &str,
-        password: &Secret,
+        registry: &RegistryHost,
+        endpoint: Option<&str>,
+        login: &RegistryLogin,
         trust: &Trust,
         proxies: &Proxies,
         timeout: Duration,
-    ) -> Self {
-        let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("{username}:{}", password.expose()));
+    ) -> Result<Self, String> {
+        if let Some(why) = not_ecr(registry) {
+            return Err(why);
+        }
+        let endpoint = endpoint.map_or_else(|| format!("https://{}", registry.host), str::to_owned);
+        if let Some(why) = endpoint_problem(&endpoint) {
+            return Err(format!("{endpoint}: {why}"));
+        }
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            login.username,
+            login.password.expose()
+        ));
         let routes = test_routes();
         let pinned = pinned_connectors(&routes, trust, timeout);
-        Self {
+        Ok(Self {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
+            public: matches!(registry.kind, RegistryKind::Public),
             basic: Secret::new(format!("Basic {basic}")),
             connector: CappedConnector(proxies.connector(trust, timeout)),
             proxies: proxies.clone(),
             routes,
             pinned,
-        }
+        })
     }
 
     pub fn ping_url(&self) -> String {
@@ -203,6 +279,11 @@ impl RegistryClient {
                 Some(_) => Login::Basic,
             });
         };
+        if !trusts_realm(&self.endpoint, self.public, realm) {
+            return Err(LoginFailure::ForeignRealm {
+                realm: realm.clone(),
+            });
+        }
         let mut url = format!("{realm}?");
         if let Some(service) = service {
             let _ = write!(url, "service={}&", query_escape(service));
@@ -623,6 +704,113 @@ mod tests {
         );
         assert!(matches!(parse_challenge("Bearer"), Challenge::Other(_)));
         assert!(matches!(parse_challenge("Negotiate"), Challenge::Other(_)));
+    }
+
+    #[test]
+    fn the_token_goes_to_a_bearer_realm_on_the_registrys_own_host_only() {
+        let private = "https://111122223333.dkr.ecr.us-west-2.amazonaws.com";
+        for (endpoint, public, realm, trusted) in [
+            (
+                "https://public.ecr.aws",
+                true,
+                "https://public.ecr.aws/token/",
+                true,
+            ),
+            (
+                "https://public.ecr.aws",
+                true,
+                "https://PUBLIC.ECR.AWS:443/token",
+                true,
+            ),
+            (
+                "https://ecr-public.aws.com",
+                true,
+                "https://public.ecr.aws/token/",
+                true,
+            ),
+            (
+                "http://127.0.0.1:5000",
+                true,
+                "https://public.ecr.aws/token/",
+                true,
+            ),
+            (
+                "https://public.ecr.aws",
+                true,
+                "http://public.ecr.aws/token/",
+                false,
+            ),
+            (
+                "https://public.ecr.aws",
+                true,
+                "https://public.ecr.aws:8443/token/",
+                false,
+            ),
+            (
+                "https://public.ecr.aws",
+                true,
+                "https://auth.docker.io/token",
+                false,
+            ),
+            (
+                "https://public.ecr.aws",
+                true,
+                "https://public.ecr.aws@evil.example/t",
+                false,
+            ),
+            (
+                "https://public.ecr.aws",
+                true,
+                "https://evil.example#@public.ecr.aws/",
+                false,
+            ),
+            (private, false, &format!("{private}/token"), true),
+            (private, false, "https://public.ecr.aws/token/", false),
+            (
+                private,
+                false,
+                "http://111122223333.dkr.ecr.us-west-2.amazonaws.com/token",
+                false,
+            ),
+            (private, false, "http://127.0.0.1:9/token", false),
+            (private, false, "ftp://x/token", false),
+            (
+                "http://127.0.0.1:5000",
+                false,
+                "http://127.0.0.1:5000/token",
+                true,
+            ),
+            (
+                "http://127.0.0.1:5000",
+                false,
+                "http://127.0.0.1:5001/token",
+                false,
+            ),
+        ] {
+            assert_eq!(
+                trusts_realm(endpoint, public, realm),
+                trusted,
+                "{endpoint} {realm}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_registry_endpoint_is_https_or_loopback() {
+        for (url, fine) in [
+            ("https://registry.example:5000", true),
+            ("http://127.0.0.1:5000", true),
+            ("http://127.1.2.3", true),
+            ("http://[::1]:5000", true),
+            ("http://localhost:5000/", true),
+            ("http://10.0.0.1:5000", false),
+            ("http://registry.example", false),
+            ("http://[::2]:5000", false),
+            ("ftp://127.0.0.1", false),
+            ("127.0.0.1:5000", false),
+        ] {
+            assert_eq!(endpoint_problem(url).is_none(), fine, "{url}");
+        }
     }
 
     #[test]

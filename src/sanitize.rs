@@ -37,7 +37,10 @@ impl Secrets {
         }
         let mut secrets = self.list();
         if !secrets.iter().any(|known| known == value) {
-            secrets.push(value.to_owned());
+            // Longest first: a secret that holds another (a proxy's user:password holds its
+            // password) is replaced whole, not around the shorter one.
+            let at = secrets.partition_point(|known| known.len() >= value.len());
+            secrets.insert(at, value.to_owned());
         }
     }
 
@@ -72,8 +75,9 @@ pub fn remembered_secrets() -> usize {
     SECRETS.list().len()
 }
 
-/// Remembers the secrets the environment hands the process: keys, tokens, and the password of
-/// a proxy URL (`http://user:password@proxy`).
+/// Remembers the secrets the environment hands the process: keys, tokens, and the credentials
+/// of a proxy URL (`http://user:password@proxy`) in every form they are sent in. `app::main`
+/// calls it first, before any message can be written.
 pub fn remember_environment_secrets(env: impl Fn(&str) -> Option<String>) {
     for key in [
         "AWS_SECRET_ACCESS_KEY",
@@ -92,15 +96,62 @@ pub fn remember_environment_secrets(env: impl Fn(&str) -> Option<String>) {
         "ALL_PROXY",
         "all_proxy",
     ] {
-        let password = env(key).and_then(|url| {
-            let (_, rest) = url.split_once("://")?;
-            let (user_info, _) = rest.rsplit_once('@')?;
-            Some(user_info.split_once(':')?.1.to_owned())
-        });
-        if let Some(password) = password {
-            remember_secret(&password);
+        if let Some(url) = env(key) {
+            crate::proxy::remember_credentials(&url);
         }
     }
+}
+
+/// Where a URL's user:password is (RFC 3986 userinfo), found so as to hide the most: everything
+/// between `scheme://` (or the start, when there is no scheme) and the last `@`, whatever else
+/// the text holds. An unencoded `/`, `?` or `#` in a password ends a URL's authority early, so
+/// a parser would find no `@` there; this never misses it. `(before, userinfo, after)`.
+pub fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
+    let start = url.find("://").map_or(0, |at| at + 3);
+    let at = url[start..].rfind('@')? + start;
+    Some((&url[..start], &url[start..at], &url[at + 1..]))
+}
+
+/// `url` with its user:password (see `split_userinfo`) shown as `***`.
+pub fn without_userinfo(url: &str) -> String {
+    match split_userinfo(url) {
+        Some((before, _, after)) => format!("{before}***@{after}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Whether an environment variable's name says its value is a credential: a token, secret,
+/// password, private or API key (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+/// `AWS_CONTAINER_AUTHORIZATION_TOKEN`; not `AWS_ACCESS_KEY_ID`, which names the key), unless it
+/// names a file that holds one (`AWS_WEB_IDENTITY_TOKEN_FILE`).
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    !upper.ends_with("_FILE")
+        && [
+            "TOKEN",
+            "SECRET",
+            "PASSWORD",
+            "PASSWD",
+            "PRIVATE_KEY",
+            "API_KEY",
+            "APIKEY",
+        ]
+        .iter()
+        .any(|word| upper.contains(word))
+}
+
+/// An environment variable's value as a config's `env` is echoed (`config check --image`,
+/// `check --config`): a credential redacted, a URL's user:password masked (a proxy variable's
+/// even without a scheme), and secrets the process knows scrubbed.
+pub fn env_value(name: &str, value: &str) -> String {
+    if is_secret_name(name) {
+        return REDACTED.to_owned();
+    }
+    let proxy = name.to_ascii_uppercase().ends_with("_PROXY");
+    if proxy || value.contains("://") {
+        return scrub(&without_userinfo(value));
+    }
+    scrub(value)
 }
 
 /// `text` with every remembered secret replaced by the redaction marker.
@@ -159,18 +210,6 @@ pub fn bounded(text: &str, max: usize) -> String {
     }
 }
 
-/// A URL without its user info: everything between `scheme://` and the last `@` masked,
-/// whatever a parse would make of it (a password may hold `/`, `?` or `#`).
-pub fn without_userinfo(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((_, host)) => format!("{scheme}://***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 /// Whether `text` has a character that `value` would escape.
 pub fn has_unsafe_characters(text: &str) -> bool {
     text.chars().any(is_unsafe)
@@ -199,19 +238,6 @@ mod tests {
     }
 
     #[test]
-    fn a_url_loses_its_user_info_whatever_it_holds() {
-        for (url, expected) in [
-            ("http://127.0.0.1:9", "http://127.0.0.1:9"),
-            ("http://u:p@host:1/x", "http://***@host:1/x"),
-            ("http://user:pa/ss@host", "http://***@host"),
-            ("https://u:a#b?c@host/path", "https://***@host/path"),
-            ("host:1", "host:1"),
-        ] {
-            assert_eq!(without_userinfo(url), expected, "{url}");
-        }
-    }
-
-    #[test]
     fn values_are_escaped_and_bounded() {
         assert_eq!(value("a\nb\u{1b}[31mc"), "a\\nb\\u{1b}[31mc");
         assert_eq!(value("x\u{202e}y"), "x\\u{202e}y");
@@ -233,13 +259,66 @@ mod tests {
     fn the_environment_secrets_include_proxy_passwords() {
         remember_environment_secrets(|key| match key {
             "HTTPS_PROXY" => Some("http://user:proxy-pass-0123@proxy:3128".into()),
+            "http_proxy" => Some("user:pa/ss#0123@proxy:3128".into()),
             "AWS_SESSION_TOKEN" => Some("env-session-token-0123".into()),
             _ => None,
         });
         assert_eq!(
             message("tunnel to http://user:proxy-pass-0123@proxy with env-session-token-0123"),
-            format!("tunnel to http://user:{REDACTED}@proxy with {REDACTED}")
+            format!("tunnel to http://{REDACTED}@proxy with {REDACTED}")
         );
+        assert_eq!(message("said pa/ss#0123"), format!("said {REDACTED}"));
+    }
+
+    #[test]
+    fn userinfo_is_everything_up_to_the_last_at() {
+        for (url, shown) in [
+            ("http://user:pa/ss@host:3128", "http://***@host:3128"),
+            ("http://user:pa#ss@host:3128", "http://***@host:3128"),
+            ("http://user:pa?ss@host:3128/x", "http://***@host:3128/x"),
+            ("http://user:p@ss@host:3128", "http://***@host:3128"),
+            ("user:pass@host:3128", "***@host:3128"),
+            ("https://host:3128/path", "https://host:3128/path"),
+            ("http://user:s3cret@", "http://***@"),
+        ] {
+            assert_eq!(without_userinfo(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn env_values_hide_credentials_by_name_and_userinfo() {
+        for (name, value, shown) in [
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI", REDACTED),
+            ("AWS_SESSION_TOKEN", "IQoJb3JpZ2lu", REDACTED),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer x", REDACTED),
+            ("my_api_password", "hunter2", REDACTED),
+            ("GITHUB_TOKEN", "ghp_x", REDACTED),
+            ("TLS_PRIVATE_KEY", "-----BEGIN", REDACTED),
+            (
+                "AWS_ACCESS_KEY_ID",
+                "AKIAIOSFODNN7EXAMPLE",
+                "AKIAIOSFODNN7EXAMPLE",
+            ),
+            (
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                "/var/run/token",
+                "/var/run/token",
+            ),
+            (
+                "HTTPS_PROXY",
+                "http://u:pa/ss@proxy:3128",
+                "http://***@proxy:3128",
+            ),
+            ("https_proxy", "u:pass@proxy:3128", "***@proxy:3128"),
+            (
+                "AWS_ENDPOINT_URL",
+                "https://u:p@ecr.example",
+                "https://***@ecr.example",
+            ),
+            ("AWS_REGION", "us-east-1", "us-east-1"),
+        ] {
+            assert_eq!(env_value(name, value), shown, "{name}={value}");
+        }
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub const ROLE_SESSION_NAME: &str = "ecr-credential-provider";
 pub struct Settings {
     /// Each attempt of a call gives up after this; the run's deadline bounds the whole.
     pub attempt_timeout: Duration,
+    /// When the run gives up. A wait that is not an AWS call (the token cache's lock) stops
+    /// well before it, so the call still has time.
+    pub deadline: tokio::time::Instant,
     pub trust: Trust,
     pub proxies: Proxies,
 }
@@ -108,7 +111,6 @@ impl Session {
         progress: &Progress,
     ) -> Result<Self, AwsError> {
         progress.step("checking the files the AWS SDK reads");
-        crate::sanitize::remember_environment_secrets(|key| std::env::var(key).ok());
         crate::files::check_sdk_files().await?;
         progress.step("loading the AWS configuration");
         let timeouts = TimeoutConfig::builder()

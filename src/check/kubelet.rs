@@ -86,7 +86,7 @@ fn describe(config: &Config, provider: &Provider, image: &str) -> String {
         let env: Vec<String> = provider
             .env
             .iter()
-            .map(|(name, value)| format!("{name}={}", shown(name, value)))
+            .map(|(name, value)| format!("{name}={}", crate::sanitize::env_value(name, value)))
             .collect();
         let _ = write!(text, ", env {}", env.join(" "));
     }
@@ -114,19 +114,6 @@ fn describe(config: &Config, provider: &Provider, image: &str) -> String {
         );
     }
     text
-}
-
-/// A config's env may carry keys: show the names of secret-looking ones only.
-fn shown<'a>(name: &str, value: &'a str) -> &'a str {
-    let upper = name.to_ascii_uppercase();
-    if ["SECRET", "TOKEN", "PASSWORD", "SESSION"]
-        .iter()
-        .any(|word| upper.contains(word))
-    {
-        crate::secret::REDACTED
-    } else {
-        value
-    }
 }
 
 /// This program's `check --json`, with the kubelet's environment plus the provider's env.

@@ -90,44 +90,39 @@ pub async fn check(
     let api = api_endpoint(&registry.kind);
     let token = token_step(&session, now, &budget, progress, place, api, &mut steps).await;
 
-    let repository = match &registry.kind {
-        RegistryKind::Private(ecr) => {
-            let context = Repository {
-                session: &session,
-                ecr,
-                reference: &reference,
-                caller: caller.as_ref(),
-                place,
-            };
-            context.check(&budget, progress, &mut steps).await
-        }
-        other => {
-            let why = match other {
-                RegistryKind::Public => "ECR Public repositories are public: the token only raises anonymous rate limits".to_owned(),
-                _ => format!("{} is not an ECR host: no ECR repository to check", registry.host),
-            };
-            steps.skip("repository", why);
-            steps.skip("layers", "checked at the registry");
-            RepositoryOutcome::default()
-        }
+    let repository = if let RegistryKind::Private(ecr) = &registry.kind {
+        let context = Repository {
+            session: &session,
+            ecr,
+            reference: &reference,
+            caller: caller.as_ref(),
+            place,
+        };
+        context.check(&budget, progress, &mut steps).await
+    } else if skip_repository(&registry, &mut steps) {
+        RepositoryOutcome::default()
+    } else {
+        return Ok(steps.report(image, false));
     };
 
     let Some((data_expired, login)) = token else {
         steps.not_tried_from("registry", "no token");
         return Ok(steps.report(image, false));
     };
-    let endpoint = options
-        .registry_endpoint
-        .clone()
-        .unwrap_or_else(|| format!("https://{}", registry.host));
-    let client = RegistryClient::new(
-        &endpoint,
-        &login.username,
-        &login.password,
+    let client = match RegistryClient::new(
+        &registry,
+        options.registry_endpoint.as_deref(),
+        &login,
         &settings.trust,
         &settings.proxies,
         settings.attempt_timeout,
-    );
+    ) {
+        Ok(client) => client,
+        Err(why) => {
+            steps.not_tried_from("registry", &why);
+            return Ok(steps.report(image, false));
+        }
+    };
     let context = RegistryCheck {
         client: &client,
         reference: &reference,
@@ -147,6 +142,30 @@ pub async fn check(
         )
         .await;
     Ok(steps.report(image, pulled))
+}
+
+/// The steps an image outside private ECR skips: there is no repository to ask, and for a host
+/// that is not ECR's at all no registry either, as the ECR token goes to ECR only (issue 19).
+/// Returns whether the registry steps are still to run.
+fn skip_repository(registry: &RegistryHost, steps: &mut Steps) -> bool {
+    let host = &registry.host;
+    let Some(why) = crate::registry::not_ecr(registry) else {
+        steps.skip(
+            "repository",
+            "ECR Public repositories are public: the token only raises anonymous rate limits",
+        );
+        steps.skip("layers", "checked at the registry");
+        return true;
+    };
+    steps.skip(
+        "repository",
+        format!("{host} is not an ECR host: no ECR repository to check"),
+    );
+    steps.skip("layers", "no ECR repository");
+    let advice = diagnose::not_ecr_registry(host, why);
+    steps.note("registry", "not an ECR registry: not tried", advice);
+    steps.not_tried("download", "not an ECR registry");
+    false
 }
 
 /// The `role` (for a pod) and `credentials` steps.

@@ -139,6 +139,10 @@ impl RegistryCheck<'_> {
                     format!("GET {realm}: no token in the answer"),
                     diagnose::no_bearer_token(&realm),
                 ),
+                LoginFailure::ForeignRealm { realm } => (
+                    format!("GET {ping_url}: HTTP 401, a Bearer login at {realm}: not sent"),
+                    diagnose::foreign_realm(&realm),
+                ),
             })?;
         let url = client.manifest_url(repository, reference);
         progress.step(format!("the manifest at {url}"));

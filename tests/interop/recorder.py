@@ -2,7 +2,8 @@
 
 moto does not say which region a request was signed for, nor what form it was sent: this keeps,
 for each request, its Authorization header (the SigV4 scope), its body and moto's answer, then
-passes the answer back unchanged.
+passes the answer back unchanged, unless a test scripts it: `answer` answers a request in moto's
+place, `rewrite` changes moto's answer (see test_differential.py).
 """
 
 import http.client
@@ -53,12 +54,16 @@ class Exchange:
 
 
 class Recorder:
-    def __init__(self, upstream_port, tls=None):
-        """`tls`: (certificate file, key file) to serve HTTPS instead of HTTP."""
+    def __init__(self, upstream_port, tls=None, answer=None, rewrite=None):
+        """`tls`: (certificate file, key file) to serve HTTPS instead of HTTP. `answer(exchange)`:
+        None to pass the request to moto, or (status, headers, body) to answer it here.
+        `rewrite(exchange, status, body)`: the (status, body) to pass back for moto's answer."""
         self.upstream_port = upstream_port
+        self.answer, self.rewrite = answer, rewrite
         self.exchanges = []
         self._lock = threading.Lock()
-        self._server = http.server.ThreadingHTTPServer((LOOPBACK, 0), self._handler())
+        self._handler_class = self._handler()
+        self._server = http.server.ThreadingHTTPServer((LOOPBACK, 0), self._handler_class)
         self._server.daemon_threads = True
         scheme = "http"
         if tls:
@@ -79,6 +84,10 @@ class Recorder:
         calls = self.calls(operation)
         assert len(calls) == 1, f"expected one {operation}, saw {[e.operation for e in self.exchanges]}"
         return calls[0]
+
+    def serve_connection(self, sock):
+        """Serve one connection accepted elsewhere (tunnel.py's, its TLS already ended), until it closes."""
+        self._handler_class(sock, sock.getpeername(), self._server)
 
     def close(self):
         self._server.shutdown()
@@ -105,15 +114,14 @@ class Recorder:
                 exchange = Exchange(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
                                     body.decode(errors="replace"))
                 recorder._record(exchange)
-                upstream = http.client.HTTPConnection(LOOPBACK, recorder.upstream_port, timeout=30)
-                try:
-                    upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
-                    answer = upstream.getresponse()
-                    payload = answer.read()
-                    headers = answer.getheaders()
-                    exchange.status = answer.status
-                finally:
-                    upstream.close()
+                scripted = recorder.answer(exchange) if recorder.answer else None
+                if scripted is not None:
+                    exchange.status, headers, payload = scripted
+                    headers = list(headers.items())
+                else:
+                    exchange.status, headers, payload = self._ask_moto(body)
+                    if recorder.rewrite:
+                        exchange.status, payload = recorder.rewrite(exchange, exchange.status, payload)
                 exchange.answer = payload.decode(errors="replace")
                 self.send_response(exchange.status)
                 for name, value in headers:
@@ -123,6 +131,15 @@ class Recorder:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
+
+            def _ask_moto(self, body):
+                upstream = http.client.HTTPConnection(LOOPBACK, recorder.upstream_port, timeout=30)
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
+                    answer = upstream.getresponse()
+                    return answer.status, answer.getheaders(), answer.read()
+                finally:
+                    upstream.close()
 
             def log_message(self, *args):
                 pass

@@ -64,6 +64,8 @@ struct World {
     pull_through: bool,
     /// The layer HEAD redirects to this URL (ECR's way) instead of answering 200.
     redirect: Option<&'static str>,
+    /// The Bearer challenge names this realm instead of the registry's own `/token/`.
+    realm: Option<String>,
 }
 
 impl Default for World {
@@ -76,6 +78,7 @@ impl Default for World {
             expires_in: 3600,
             pull_through: false,
             redirect: None,
+            realm: None,
         }
     }
 }
@@ -163,7 +166,11 @@ impl World {
         let host = seen.headers.get("host").cloned().unwrap_or_default();
         if !authorized {
             let challenge = if self.bearer {
-                format!(r#"Bearer realm="https://{host}/token/",service="{host}",scope="aws""#)
+                let realm = self
+                    .realm
+                    .clone()
+                    .unwrap_or_else(|| format!("https://{host}/token/"));
+                format!(r#"Bearer realm="{realm}",service="{host}",scope="aws""#)
             } else {
                 format!(r#"Basic realm="https://{host}/",service="ecr.amazonaws.com""#)
             };
@@ -1082,5 +1089,141 @@ fn check_config_the_kubelet_would_refuse_stops_there() {
             "– credentials not tried: no config",
         ],
     );
+    assert!(server.seen().is_empty());
+}
+
+/// Issue 19: the node's ECR token goes to ECR only. An image on any other host gets no
+/// registry step at all: nothing is sent to it, with or without a login asked.
+#[test]
+fn a_registry_that_is_not_ecr_is_not_sent_the_token() {
+    let aws = World::default().start();
+    let registry = FakeAws::start(|_| {
+        Reply::WithHeaders(
+            401,
+            vec![("www-authenticate", r#"Basic realm="registry""#.into())],
+            String::new(),
+        )
+    });
+    let local = format!("{}/app:v1", address(&registry));
+    for (image, routed) in [
+        (local.as_str(), ""),
+        ("docker.io/library/nginx:latest", "docker.io"),
+        ("ghcr.io/a/b:v1", "ghcr.io"),
+    ] {
+        let output = finish(
+            check_at(&aws, image, &[])
+                .env("AWS_REGION", "us-west-2")
+                .env(
+                    "ECR_CREDENTIAL_PROVIDER_TEST_HOSTS",
+                    format!("{routed}={}", address(&registry)),
+                ),
+        );
+        assert_eq!(output.code, Some(1), "{output:#?}");
+        assert_has(
+            &output.stdout,
+            &[
+                "✓ token",
+                "– registry    not an ECR registry: not tried",
+                "is neither a private ECR nor an ECR Public host, and the node's ECR token goes to ECR only",
+                "– download    not tried: not an ECR registry",
+                "result: not shown: the registry was not reached",
+            ],
+        );
+        assert!(registry.seen().is_empty(), "{image}: {:?}", registry.seen());
+        if routed.is_empty() {
+            let text =
+                stable(&output.stdout, &aws).replace(address(&registry), "127.0.0.1:REGISTRY");
+            insta::assert_snapshot!("not_ecr_text", text);
+        }
+    }
+}
+
+/// Issue 19: a Bearer challenge sends the token only to https on the registry's own host or to
+/// ECR Public's token service; a realm anywhere else gets nothing, and the report says why.
+#[test]
+fn a_bearer_realm_elsewhere_is_not_sent_the_token() {
+    let other = FakeAws::start(|_| {
+        Reply::Body(
+            200,
+            "application/json",
+            serde_json::json!({"token": BEARER}).to_string(),
+        )
+    });
+    let elsewhere = format!("http://{}/token", address(&other));
+    for (image, host, realm) in [
+        (IMAGE, HOST, elsewhere.clone()),
+        (
+            "public.ecr.aws/team/app:v1",
+            "public.ecr.aws",
+            elsewhere.clone(),
+        ),
+        (IMAGE, HOST, format!("http://{HOST}/token/")),
+        (IMAGE, HOST, "https://auth.docker.io/token".to_owned()),
+        (
+            "public.ecr.aws/team/app:v1",
+            "public.ecr.aws",
+            "https://auth.docker.io/token".to_owned(),
+        ),
+    ] {
+        let server = World {
+            bearer: true,
+            realm: Some(realm.clone()),
+            ..World::default()
+        }
+        .start();
+        let routes = format!(
+            "{host}={},auth.docker.io={}",
+            address(&server),
+            address(&other)
+        );
+        let output =
+            finish(check_at(&server, image, &[]).env("ECR_CREDENTIAL_PROVIDER_TEST_HOSTS", routes));
+        assert_eq!(output.code, Some(1), "{output:#?}");
+        assert_has(
+            &output.stdout,
+            &[
+                &format!(
+                    "✗ registry    GET https://{host}/v2/: HTTP 401, a Bearer login at {realm}: not sent"
+                ),
+                "which is neither https on the registry's own host nor ECR Public's token service",
+                "– download    not tried: registry failed",
+            ],
+        );
+        assert!(other.seen().is_empty(), "{realm}: {:?}", other.seen());
+        // The registry itself was pinged, and asked nothing with the token either.
+        let registry: Vec<Seen> = server
+            .seen()
+            .into_iter()
+            .filter(|s| s.signed_scope().is_none())
+            .collect();
+        assert!(
+            !registry.is_empty()
+                && registry
+                    .iter()
+                    .all(|s| s.target == "/v2/" && !s.headers.contains_key("authorization")),
+            "{realm}: {registry:?}"
+        );
+    }
+}
+
+/// Issue 19: `--registry-endpoint` in plain http is for a stand-in on this machine only.
+#[test]
+fn a_plain_http_registry_endpoint_off_loopback_is_a_usage_error() {
+    let server = World::default().start();
+    for endpoint in ["http://10.0.0.1:5000", "http://registry.example"] {
+        let output = check_at(&server, IMAGE, &[])
+            .arg("--registry-endpoint")
+            .arg(endpoint)
+            .run();
+        assert_eq!(output.code, Some(2), "{output:#?}");
+        assert!(output.stdout.is_empty(), "{output:#?}");
+        assert_eq!(output.stderr.lines().count(), 1, "{output:#?}");
+        assert!(
+            output.error_line().starts_with(&format!(
+                "ecr-credential-provider: error: --registry-endpoint \"{endpoint}\": plain http:// sends the ECR token in clear, so only to a loopback address"
+            )),
+            "{output:#?}"
+        );
+    }
     assert!(server.seen().is_empty());
 }

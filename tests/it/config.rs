@@ -226,3 +226,73 @@ fn bad_command_lines_and_unreadable_paths_are_one_line_on_stderr() {
     assert_eq!(help.code, Some(0));
     assert!(help.stdout.contains("--service-account") && help.stdout.contains("Exit codes"));
 }
+
+/// Issue 19: `config check --image` and `check --config` echo a provider's `env`; no credential
+/// in it reaches stdout or stderr: values of secret names, nor a proxy URL's user:password,
+/// however its password is spelt.
+#[test]
+fn a_configs_env_credentials_are_never_echoed() {
+    const SECRETS: [(&str, &str); 5] = [
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            "container-auth-token-EXAMPLE-0123",
+        ),
+        ("AWS_SESSION_TOKEN", "config-session-token-EXAMPLE-0123"),
+        ("DB_PASSWORD", "db-password-EXAMPLE-0123"),
+        ("my_client_secret", "client-secret-EXAMPLE-0123"),
+        ("GITHUB_TOKEN", "ghp_github-token-EXAMPLE-0123"),
+    ];
+    let dir = TempDir::new();
+    for (form, password) in [
+        ("@", "pr0xy@pa55-EXAMPLE"),
+        ("/", "pr0xy/pa55-EXAMPLE"),
+        ("#", "pr0xy#pa55-EXAMPLE"),
+    ] {
+        let mut env: Vec<serde_json::Value> = SECRETS
+            .iter()
+            .map(|(name, value)| serde_json::json!({"name": name, "value": value}))
+            .collect();
+        env.push(serde_json::json!({"name": "HTTPS_PROXY", "value": format!("http://node:{password}@127.0.0.1:9")}));
+        env.push(serde_json::json!({"name": "AWS_REGION", "value": "us-west-2"}));
+        let config = serde_json::json!({"apiVersion": "kubelet.config.k8s.io/v1", "kind": "CredentialProviderConfig",
+            "providers": [{"name": "ecr-credential-provider", "apiVersion": "credentialprovider.kubelet.k8s.io/v1",
+                "matchImages": ["*.dkr.ecr.*.amazonaws.com"], "defaultCacheDuration": "12h", "env": env}]});
+        let path = dir.0.join("config.json");
+        std::fs::write(&path, config.to_string()).unwrap();
+        let path = path.display().to_string();
+        let mut secrets: Vec<&str> = SECRETS.iter().map(|(_, value)| *value).collect();
+        // The password whole, and either side of the character that ends a URL's authority.
+        secrets.extend([password, &password[..5], &password[6..]]);
+        let with_args = |run: crate::support::Exec, args: &[&str]| {
+            args.iter().fold(run, |run, arg| run.arg(*arg))
+        };
+        let lint = with_args(
+            exec().report(),
+            &["config", "check", &path, "--image", ECR_IMAGE],
+        );
+        let check = with_args(
+            exec()
+                .report()
+                .keys()
+                .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+                .env("AWS_MAX_ATTEMPTS", "1"),
+            &["check", ECR_IMAGE, "--config", &path, "--timeout=5s"],
+        );
+        for run in [lint, check] {
+            let output = secrets
+                .iter()
+                .fold(run, |run, secret| run.secret(*secret))
+                .run();
+            for secret in &secrets {
+                assert!(
+                    !output.stdout.contains(secret),
+                    "{form}: {secret} on stdout: {output:#?}"
+                );
+            }
+            assert!(
+                output.stdout.contains("HTTPS_PROXY=") || output.stderr.contains("HTTPS_PROXY="),
+                "{form}: {output:#?}"
+            );
+        }
+    }
+}

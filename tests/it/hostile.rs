@@ -9,7 +9,9 @@ use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::fake::{FakeAws, Reply, b64, ecr_token, imds, sts_error};
+use crate::support::fake::{
+    FakeAws, RecordingProxy, RefusingProxy, Reply, b64, ecr_token, imds, sts_error,
+};
 use crate::support::{Exec, Output, SECRET_KEY, V1, exec, request};
 
 const IMAGE: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com/app";
@@ -599,6 +601,59 @@ fn rows() -> Vec<(&'static str, Row)> {
             exec,
             vec![Box::new(server), Box::new(dir)],
             Expect::Fails(&["credential_process of profile default failed (exit status: 3)"]),
+        ),
+    ));
+
+    // Issue 19: a proxy's password, however it is spelt, never reaches stderr: a '/', '?' or
+    // '#' ends the URL's address before the '@' (an error that showed the whole URL), an '@'
+    // makes a proxy that is used and refuses.
+    for (name, password) in [
+        ("proxy URL: '/' in the password", "pr0xy/pa55word-EXAMPLE"),
+        ("proxy URL: '#' in the password", "pr0xy#pa55word-EXAMPLE"),
+        ("proxy URL: '?' in the password", "pr0xy?pa55word-EXAMPLE"),
+        ("proxy URL: '@' in the password", "pr0xy@pa55word-EXAMPLE"),
+    ] {
+        let proxy = RefusingProxy::start();
+        let address = proxy.url.trim_start_matches("http://");
+        let run = crate::support::exec()
+            .keys()
+            .env("AWS_REGION", "us-west-2")
+            .env("HTTPS_PROXY", format!("http://node:{password}@{address}"))
+            .stdin(request(V1, IMAGE))
+            .secret(password)
+            .secret(&password[..5])
+            .secret(&password[6..]);
+        let needles: &'static [&'static str] = if password.contains('@') {
+            &["refused the connection"]
+        } else {
+            &["is not a usable proxy URL", "percent-encode"]
+        };
+        rows.push((
+            name,
+            row(run, vec![Box::new(proxy)], Expect::Fails(needles)),
+        ));
+    }
+
+    // Issue 19: a proxy that repeats the request's Proxy-Authorization in its status line.
+    let password = "echo-pa55word-EXAMPLE";
+    let proxy = RecordingProxy::start(
+        "127.0.0.1:9",
+        "HTTP/1.1 403 denied {proxy-authorization}\r\nContent-Length: 0\r\n\r\n",
+    );
+    let address = proxy.url.trim_start_matches("http://");
+    let run = crate::support::exec()
+        .keys()
+        .env("AWS_REGION", "us-west-2")
+        .env("HTTPS_PROXY", format!("http://node:{password}@{address}"))
+        .stdin(request(V1, IMAGE))
+        .secret(password)
+        .secret(b64(&format!("node:{password}")));
+    rows.push((
+        "proxy: echoes Proxy-Authorization in its reason phrase",
+        row(
+            run,
+            vec![Box::new(proxy)],
+            Expect::Fails(&["refused the connection", "CONNECT with 403 denied"]),
         ),
     ));
 

@@ -391,7 +391,8 @@ impl RefusingProxy {
 /// A loopback HTTP proxy that records every request: a plain request (absolute-form, as sent
 /// to an `HTTP_PROXY`) is forwarded to `upstream` whatever host it names, so no name is ever
 /// resolved; CONNECT (as sent to an `HTTPS_PROXY`) is answered with `connect_reply` and no
-/// tunnel, so nothing leaves the machine.
+/// tunnel, so nothing leaves the machine. `{proxy-authorization}` in the reply stands for the
+/// request's own `Proxy-Authorization`, as a careless proxy echoes it.
 pub struct RecordingProxy {
     pub url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -427,7 +428,12 @@ fn forward(stream: TcpStream, upstream: &str, connect_reply: &str, seen: &Mutex<
     while let Some(request) = read_request(&mut reader) {
         seen.lock().expect("lock").push(request.clone());
         if request.method == "CONNECT" {
-            let _ = writer.write_all(connect_reply.as_bytes());
+            let echoed = request
+                .headers
+                .get("proxy-authorization")
+                .map_or("", String::as_str);
+            let reply = connect_reply.replace("{proxy-authorization}", echoed);
+            let _ = writer.write_all(reply.as_bytes());
             return;
         }
         let path = request
