@@ -7,7 +7,8 @@
 //! A result is taken once, by the code that would otherwise have done the work itself, at the
 //! point where it did it: the order of a run's steps, and so which error it reports and what a
 //! deadline says it was waiting for, do not change. Work nobody takes is dropped with the
-//! process; work that never ran (no thread could be had) is done by its taker.
+//! process; work that never ran (no thread could be had) is done by its taker, on a thread
+//! all the same, and if none can be had then either, the error names the thread, not the work.
 
 use std::sync::Mutex;
 
@@ -16,18 +17,34 @@ use tokio::sync::oneshot;
 /// A piece of work for a thread `in_turn` starts.
 pub type Work = Box<dyn FnOnce() + Send>;
 
+/// Work that no thread did: the system would not start one (its limit on processes and
+/// threads: a pids cgroup's `pids.max`, `ulimit -u`), or the thread ended without a result.
+#[derive(Debug, thiserror::Error)]
+pub enum ThreadError {
+    #[error("could not start a thread to {purpose}: {source}")]
+    Start {
+        purpose: &'static str,
+        source: std::io::Error,
+    },
+    #[error("the thread started to {purpose} ended without a result")]
+    Stopped { purpose: &'static str },
+}
+
 /// The result of one piece of work done ahead, for one `key` (the path it reads, say), taken
-/// once. The work is `compute(key)`, on a thread named `name` when it is not done ahead.
+/// once. The work is `compute(key)`, on a thread named `name` when it is not done ahead;
+/// `purpose` says what it does, for an error.
 pub struct Ahead<K, T> {
     name: &'static str,
+    purpose: &'static str,
     compute: fn(K) -> T,
     slot: Mutex<Option<(K, oneshot::Receiver<T>)>>,
 }
 
 impl<K: Clone + PartialEq + Send + 'static, T: Send + 'static> Ahead<K, T> {
-    pub const fn new(name: &'static str, compute: fn(K) -> T) -> Self {
+    pub const fn new(name: &'static str, purpose: &'static str, compute: fn(K) -> T) -> Self {
         Self {
             name,
+            purpose,
             compute,
             slot: Mutex::new(None),
         }
@@ -43,17 +60,22 @@ impl<K: Clone + PartialEq + Send + 'static, T: Send + 'static> Ahead<K, T> {
     }
 
     /// The result of the work done ahead for `key`, or else of that work started now, on a
-    /// thread all the same so that a deadline can abandon it; `None` if no thread ran it to
-    /// its end.
-    pub async fn result(&self, key: &K) -> Option<T> {
+    /// thread all the same so that a deadline can abandon it; an error if no thread ran it to
+    /// its end, naming why.
+    pub async fn result(&self, key: &K) -> Result<T, ThreadError> {
         if let Some(receiver) = self.take(key)
             && let Ok(result) = receiver.await
         {
-            return Some(result);
+            return Ok(result);
         }
         let (work, receiver) = self.job(key.clone());
-        in_turn(self.name, vec![work]);
-        receiver.await.ok()
+        in_turn(self.name, vec![work]).map_err(|source| ThreadError::Start {
+            purpose: self.purpose,
+            source,
+        })?;
+        receiver.await.map_err(|_| ThreadError::Stopped {
+            purpose: self.purpose,
+        })
     }
 
     /// `compute(key)` as work, and where its result will come.
@@ -79,11 +101,13 @@ impl<K: Clone + PartialEq + Send + 'static, T: Send + 'static> Ahead<K, T> {
 }
 
 /// Runs `works` one after the other, in the order they are listed, on a new thread named
-/// `name`. If no thread can be had, they are dropped unrun.
-pub fn in_turn(name: &str, works: Vec<Work>) {
-    let _ = std::thread::Builder::new()
+/// `name`. If no thread can be had, they are dropped unrun (their takers try again, and say
+/// why if that fails too) and the system's error returned.
+pub fn in_turn(name: &str, works: Vec<Work>) -> std::io::Result<()> {
+    std::thread::Builder::new()
         .name(name.to_owned())
-        .spawn(move || works.into_iter().for_each(|work| work()));
+        .spawn(move || works.into_iter().for_each(|work| work()))
+        .map(drop)
 }
 
 #[cfg(test)]
@@ -109,27 +133,34 @@ mod tests {
 
     #[test]
     fn the_work_done_ahead_answers_the_first_taker_with_its_key_and_only_it() {
-        static AHEAD: Ahead<&str, (&str, u32)> = Ahead::new("test", counted);
+        static AHEAD: Ahead<&str, (&str, u32)> = Ahead::new("test", "test", counted);
         let (sender, done) = std::sync::mpsc::channel();
         in_turn(
             "test",
             vec![AHEAD.work("a"), Box::new(move || sender.send(()).unwrap())],
-        );
+        )
+        .unwrap();
         done.recv().unwrap();
         let before = RUNS.load(Ordering::SeqCst);
-        assert_eq!(block_on(AHEAD.result(&"b")).map(|(key, _)| key), Some("b"));
+        assert_eq!(
+            block_on(AHEAD.result(&"b")).map(|(key, _)| key).ok(),
+            Some("b")
+        );
         assert_eq!(
             RUNS.load(Ordering::SeqCst),
             before + 1,
             "another key runs now"
         );
-        assert_eq!(block_on(AHEAD.result(&"a")).map(|(key, _)| key), Some("a"));
+        assert_eq!(
+            block_on(AHEAD.result(&"a")).map(|(key, _)| key).ok(),
+            Some("a")
+        );
         assert_eq!(
             RUNS.load(Ordering::SeqCst),
             before + 1,
             "taken, not run again"
         );
-        block_on(AHEAD.result(&"a"));
+        block_on(AHEAD.result(&"a")).unwrap();
         assert_eq!(RUNS.load(Ordering::SeqCst), before + 2, "taken once");
     }
 
@@ -138,12 +169,12 @@ mod tests {
         fn id((): ()) -> ThreadId {
             std::thread::current().id()
         }
-        static FIRST: Ahead<(), ThreadId> = Ahead::new("test", id);
-        static SECOND: Ahead<(), ThreadId> = Ahead::new("test", id);
-        in_turn("test", vec![FIRST.work(()), SECOND.work(())]);
-        let first = block_on(FIRST.result(&()));
-        assert_eq!(first, block_on(SECOND.result(&())));
-        assert_ne!(first, Some(id(())));
+        static FIRST: Ahead<(), ThreadId> = Ahead::new("test", "test", id);
+        static SECOND: Ahead<(), ThreadId> = Ahead::new("test", "test", id);
+        in_turn("test", vec![FIRST.work(()), SECOND.work(())]).unwrap();
+        let first = block_on(FIRST.result(&())).unwrap();
+        assert_eq!(first, block_on(SECOND.result(&())).unwrap());
+        assert_ne!(first, id(()));
     }
 
     #[test]
@@ -151,9 +182,9 @@ mod tests {
         fn id((): ()) -> ThreadId {
             std::thread::current().id()
         }
-        static AHEAD: Ahead<(), ThreadId> = Ahead::new("test", id);
-        let ran_on = block_on(AHEAD.result(&()));
-        assert!(ran_on.is_some() && ran_on != Some(id(())));
+        static AHEAD: Ahead<(), ThreadId> = Ahead::new("test", "test", id);
+        let ran_on = block_on(AHEAD.result(&())).unwrap();
+        assert_ne!(ran_on, id(()));
     }
 
     #[test]
@@ -161,8 +192,8 @@ mod tests {
         fn seven((): ()) -> u32 {
             7
         }
-        static AHEAD: Ahead<(), u32> = Ahead::new("test", seven);
+        static AHEAD: Ahead<(), u32> = Ahead::new("test", "test", seven);
         drop(AHEAD.work(()));
-        assert_eq!(block_on(AHEAD.result(&())), Some(7));
+        assert_eq!(block_on(AHEAD.result(&())).unwrap(), 7);
     }
 }

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 use crate::ahead::{self, Ahead};
 use crate::cache::Cache;
 use crate::cli::{self, Command, GetFormat};
-use crate::deadline::Progress;
-use crate::error::{Error, WAITING_FOR_STDIN};
+use crate::deadline::{Progress, Stdin};
+use crate::error::Error;
 use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
 use crate::secret::Secret;
 use crate::{
@@ -111,15 +111,17 @@ fn start_reading_ahead(cli: &cli::Cli) {
         files.push(files::check_sdk_files_ahead());
         files.push(Box::new(aws::load_endpoint_rules));
     }
+    // Work whose thread cannot start is done by its taker, which says why if it cannot
+    // start one either.
     if !files.is_empty() {
-        ahead::in_turn("files", files);
+        let _ = ahead::in_turn("files", files);
     }
     if matches!(cli.command, Command::Provide) {
         let stdin = STDIN.work(());
-        ahead::in_turn("stdin", vec![stdin, Box::new(image::compile_patterns)]);
+        let _ = ahead::in_turn("stdin", vec![stdin, Box::new(image::compile_patterns)]);
     }
     if calls_aws && !aws::endpoint_is_plain_http() {
-        ahead::in_turn("system-roots", vec![http::read_system_roots_ahead()]);
+        let _ = ahead::in_turn("system-roots", vec![http::read_system_roots_ahead()]);
     }
 }
 
@@ -237,6 +239,7 @@ async fn with_deadline<T>(
                 Err(Error::Timeout {
                     after: timeout,
                     waiting_for: progress.describe(),
+                    stdin: progress.stdin(),
                     answer_started: progress.answer_started(),
                 })
             })
@@ -285,12 +288,11 @@ async fn run(
     let role_arn_env = std::env::var(plugin::ROLE_ARN_ENV).ok();
     match &cli.command {
         Command::Provide => {
-            progress.step(WAITING_FOR_STDIN);
+            progress.reading_stdin("the request on stdin", Stdin::Kubelet);
             if std::io::stdin().is_terminal() {
-                // Nobody types JSON by accident: say at once what this is waiting for.
-                output::notice(
-                    "stdin is a terminal: waiting for a CredentialProviderRequest (JSON, ended by Ctrl-D), as the kubelet writes it; to ask for an image by hand, run `ecr-credential-provider get IMAGE`",
-                );
+                // Nobody types JSON by accident: say at once what this is waiting for, and
+                // which arguments (a mistyped command, say) it ignores.
+                output::notice(&cli.terminal_notice());
             }
             let request = request::parse(&read_stdin().await?)?;
             let answer = answer(cli, request, role_arn_env, settings, progress).await?;
@@ -457,15 +459,12 @@ async fn read_token(path: &str) -> Result<Secret, Error> {
 }
 
 /// stdin, read ahead from the start of a `provide` run (see `ahead`).
-static STDIN: Ahead<(), std::io::Result<Vec<u8>>> = Ahead::new("stdin", read_all_stdin);
+static STDIN: Ahead<(), std::io::Result<Vec<u8>>> =
+    Ahead::new("stdin", "read stdin", read_all_stdin);
 
 /// Reads stdin on a thread of its own, so the deadline still holds if the writer never closes it.
 pub(crate) async fn read_stdin() -> Result<Vec<u8>, Error> {
-    STDIN
-        .result(&())
-        .await
-        .unwrap_or_else(|| Err(std::io::Error::other("the reader thread stopped")))
-        .map_err(Error::ReadStdin)
+    STDIN.result(&()).await?.map_err(Error::ReadStdin)
 }
 
 fn read_all_stdin((): ()) -> std::io::Result<Vec<u8>> {

@@ -338,6 +338,46 @@ pub struct Cli {
     pub warnings: Vec<String>,
     /// The shared token cache's directory, when it is on.
     pub cache_dir: Option<PathBuf>,
+    /// Positional arguments the kubelet's command ignores (each also a warning): a person on
+    /// a terminal is told of them at once, with the command a typo may have meant.
+    pub ignored: Vec<Ignored>,
+}
+
+/// A positional argument the kubelet's command ignores, as upstream's does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// Bounded, as every value a message repeats.
+    pub arg: String,
+    /// The command it is one typo away from, when it stood where a command goes.
+    pub meant: Option<&'static str>,
+}
+
+impl Ignored {
+    fn did_you_mean(&self) -> String {
+        self.meant
+            .map(|name| format!(" (did you mean `{name}`?)"))
+            .unwrap_or_default()
+    }
+}
+
+impl Cli {
+    /// What a person who runs the kubelet's command on a terminal is told at once, before
+    /// stdin is read: what it waits for, and which arguments it ignores.
+    pub fn terminal_notice(&self) -> String {
+        let args: Vec<String> = self
+            .ignored
+            .iter()
+            .map(|ignored| format!("{:?}{}", ignored.arg, ignored.did_you_mean()))
+            .collect();
+        let ignoring = match args.as_slice() {
+            [] => String::new(),
+            [arg] => format!(", and ignoring the argument {arg}"),
+            args => format!(", and ignoring the arguments {}", args.join(", ")),
+        };
+        format!(
+            "stdin is a terminal: waiting for a CredentialProviderRequest (JSON, ended by Ctrl-D), as the kubelet writes it{ignoring}; to ask for an image by hand, run `ecr-credential-provider get IMAGE`"
+        )
+    }
 }
 
 /// The flags and positional arguments of one command line, before they mean anything.
@@ -514,6 +554,7 @@ fn parse_command_line(
 
     let mut positional = matches.positional.iter();
     let first = positional.next().map(String::as_str);
+    let named_command = first.and_then(spec).is_some();
     let (spec, rest): (&Spec, Vec<String>) = match first.and_then(spec) {
         Some(spec) => (spec, positional.cloned().collect()),
         None if matches!(first, Some("help")) => {
@@ -546,13 +587,9 @@ fn parse_command_line(
             return Err(usage(format!("--{name} goes with {owner} only")));
         }
     }
+    let mut ignored = Vec::new();
     if spec.args.is_empty() {
-        for arg in &rest {
-            warnings.push(format!(
-                "ignoring the argument {:?}, as upstream's command does",
-                bounded(arg)
-            ));
-        }
+        ignored = ignore(&rest, named_command, &mut warnings);
     } else {
         if rest.len() < spec.args.len() {
             return Err(usage(format!(
@@ -611,7 +648,30 @@ fn parse_command_line(
         timeout,
         warnings,
         cache_dir,
+        ignored,
     })
+}
+
+/// The positional arguments the kubelet's command ignores, each with its warning. Only the
+/// first word, where no command was named, can be a mistyped command.
+fn ignore(rest: &[String], named_command: bool, warnings: &mut Vec<String>) -> Vec<Ignored> {
+    rest.iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            let arg = Ignored {
+                arg: bounded(arg),
+                meant: (i == 0 && !named_command)
+                    .then(|| similar_command(arg))
+                    .flatten(),
+            };
+            warnings.push(format!(
+                "ignoring the argument {:?}, as upstream's command does{}",
+                arg.arg,
+                arg.did_you_mean()
+            ));
+            arg
+        })
+        .collect()
 }
 
 fn help_cli(command: Command) -> Cli {
@@ -621,12 +681,50 @@ fn help_cli(command: Command) -> Cli {
         timeout: DEFAULT_TIMEOUT,
         warnings: Vec::new(),
         cache_dir: None,
+        ignored: Vec::new(),
     }
 }
 
 fn command_names() -> String {
     let names: Vec<&str> = COMMANDS.iter().map(|spec| spec.name).collect();
     format!("the commands are {}", names.join(", "))
+}
+
+/// The command `word` is a typo of: one edit away (two for longer names), a swap of
+/// neighbours counting as one.
+fn similar_command(word: &str) -> Option<&'static str> {
+    let word = word.to_lowercase();
+    COMMANDS
+        .iter()
+        .map(|spec| spec.name)
+        .chain(["help", "version"])
+        .map(|name| (edit_distance(&word, name), name))
+        .filter(|&(distance, name)| distance <= name.len().min(9) / 4 + 1)
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, name)| name)
+}
+
+/// The optimal string alignment distance: insertions, deletions, substitutions and swaps of
+/// neighbouring characters, each costing one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Three rows of the table: two back (for swaps), the previous one and this one.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (previous[j] + 1)
+                .min(row[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(before[j - 2] + 1);
+            }
+        }
+        before = std::mem::replace(&mut previous, row);
+    }
+    previous[b.len()]
 }
 
 /// A value from the user, shortened for a message: messages stay one bounded line.
@@ -653,25 +751,34 @@ fn timeout(
     };
     let shown = format!("{origin}={:?}", bounded(&text));
     let timeout = match duration::parse(&text) {
-        None if text.trim().parse::<f64>().is_ok() && text.trim() != "0" => {
+        Err(duration::ParseError::NotGo)
+            if text.trim().parse::<f64>().is_ok() && text.trim() != "0" =>
+        {
             return Err(usage(format!(
                 "{shown}: a duration needs a unit, as in Go: {}s, {}m",
                 text.trim(),
                 text.trim()
             )));
         }
-        None => {
+        Err(duration::ParseError::NotGo) => {
             return Err(usage(format!(
                 "{shown} is not a Go duration such as 30s, 1m or 1m30s"
             )));
         }
-        Some(d) if d.is_zero() => {
+        Err(duration::ParseError::Negative) => {
+            return Err(usage(format!(
+                "{shown} is out of range: the timeout must be more than 0"
+            )));
+        }
+        Ok(d) if d.is_zero() => {
             return Err(usage(format!("{shown}: the timeout must be more than 0")));
         }
-        Some(d) if d > MAX_TIMEOUT => {
-            return Err(usage(format!("{shown}: the timeout must be at most 1h")));
+        Ok(d) if d > MAX_TIMEOUT => {
+            return Err(usage(format!(
+                "{shown} is out of range: the timeout must be at most 1h"
+            )));
         }
-        Some(d) => d,
+        Ok(d) => d,
     };
     if timeout > KUBELET_LIMIT {
         warnings.push(format!(
@@ -1072,6 +1179,67 @@ mod tests {
         }
     }
 
+    /// A word where a command goes that is a typo of one is named with it, at once on a
+    /// terminal and in the warning; arguments after a command, or far from any, are not.
+    #[test]
+    fn a_mistyped_command_is_named_with_the_command_it_may_mean() {
+        let table: &[(&[&str], &[Option<&str>])] = &[
+            (&["chek", "IMAGE"], &[Some("check"), None]),
+            (&["cehck"], &[Some("check")]),
+            (&["Check"], &[Some("check")]),
+            (&["gte", "IMAGE"], &[Some("get"), None]),
+            (&["confg"], &[Some("config")]),
+            (&["get-credential"], &[Some("get-credentials")]),
+            (&["verison"], &[Some("version")]),
+            (&["hlep"], &[Some("help")]),
+            (&["chk"], &[Some("check")]),
+            (&["xyz"], &[None]),
+            (&["frob"], &[None]),
+            (
+                &["123456789012.dkr.ecr.us-west-2.amazonaws.com/app"],
+                &[None],
+            ),
+            (&["get-credentials", "chek"], &[None]),
+        ];
+        for (args, meant) in table {
+            let cli = parse_args(args, &[]).unwrap();
+            assert_eq!(cli.command, Command::Provide, "{args:?}");
+            let found: Vec<Option<&str>> = cli.ignored.iter().map(|i| i.meant).collect();
+            assert_eq!(&found, meant, "{args:?}");
+        }
+        let cli = parse_args(&["chek", "IMAGE"], &[]).unwrap();
+        assert_eq!(
+            cli.warnings,
+            [
+                "ignoring the argument \"chek\", as upstream's command does (did you mean `check`?)",
+                "ignoring the argument \"IMAGE\", as upstream's command does",
+            ]
+        );
+        assert_eq!(
+            cli.terminal_notice(),
+            "stdin is a terminal: waiting for a CredentialProviderRequest (JSON, ended by Ctrl-D), as the kubelet writes it, and ignoring the arguments \"chek\" (did you mean `check`?), \"IMAGE\"; to ask for an image by hand, run `ecr-credential-provider get IMAGE`"
+        );
+        assert_eq!(
+            parse_args(&[], &[]).unwrap().terminal_notice(),
+            "stdin is a terminal: waiting for a CredentialProviderRequest (JSON, ended by Ctrl-D), as the kubelet writes it; to ask for an image by hand, run `ecr-credential-provider get IMAGE`"
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_a_swap_as_one() {
+        for (a, b, distance) in [
+            ("check", "check", 0),
+            ("chek", "check", 1),
+            ("cehck", "check", 1),
+            ("", "get", 3),
+            ("gte", "get", 1),
+            ("kitten", "sitting", 3),
+        ] {
+            assert_eq!(edit_distance(a, b), distance, "{a} {b}");
+            assert_eq!(edit_distance(b, a), distance, "{b} {a}");
+        }
+    }
+
     #[test]
     fn positional_arguments_upstream_ignores_are_ignored_with_a_warning() {
         let cli = parse_args(&["get-credentials", "extra"], &[]).unwrap();
@@ -1083,6 +1251,13 @@ mod tests {
         let cli = parse_args(&["frob"], &[]).unwrap();
         assert_eq!(cli.command, Command::Provide);
         assert_eq!(cli.warnings.len(), 1);
+        assert_eq!(
+            cli.ignored,
+            [Ignored {
+                arg: "frob".into(),
+                meant: None
+            }]
+        );
         assert!(
             parse_args(&["get-credentials"], &[])
                 .unwrap()
@@ -1205,7 +1380,22 @@ mod tests {
                 &[(TIMEOUT_ENV, "5")],
                 "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"5\": a duration needs a unit",
             ),
-            (&[], &[(TIMEOUT_ENV, "-1s")], TIMEOUT_ENV),
+            (
+                &[],
+                &[(TIMEOUT_ENV, "-1s")],
+                "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"-1s\" is out of range: the timeout must be more than 0",
+            ),
+            // Valid Go durations out of range are said to be so, not to be no duration.
+            (
+                &["--timeout=2562047h"],
+                &[],
+                "--timeout=\"2562047h\" is out of range: the timeout must be at most 1h",
+            ),
+            (
+                &["--timeout=2562048h"],
+                &[],
+                "--timeout=\"2562048h\" is not a Go duration",
+            ),
         ];
         for (args, env, needle) in table {
             check_usage_error(args, env, needle);

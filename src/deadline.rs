@@ -12,9 +12,20 @@ pub const TIMEOUT_ENV: &str = "ECR_CREDENTIAL_PROVIDER_TIMEOUT";
 #[derive(Debug, Clone, Default)]
 pub struct Progress(Arc<Mutex<State>>);
 
+/// Who is to write what the run reads on stdin: what to do when it never ends is theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdin {
+    /// The kubelet's CredentialProviderRequest.
+    Kubelet,
+    /// Docker's (or podman's, skopeo's) server URL or credentials, for the Docker helper.
+    DockerClient,
+}
+
 #[derive(Debug, Default)]
 struct State {
     step: String,
+    /// The step reads stdin, written by this.
+    stdin: Option<Stdin>,
     endpoint: Option<String>,
     attempt: u32,
     /// The attempt in progress has its answer's head: the endpoint speaks HTTP.
@@ -30,10 +41,22 @@ impl Progress {
         };
     }
 
-    /// Called by the AWS client as each attempt of a call is sent.
-    pub fn sending(&self, endpoint: String) {
+    /// A step that reads stdin, which `writer` is to write and close.
+    pub fn reading_stdin(&self, step: impl Into<String>, writer: Stdin) {
+        self.step(step);
+        self.lock().stdin = Some(writer);
+    }
+
+    /// Whose stdin the step in progress waits for, if it reads stdin.
+    pub fn stdin(&self) -> Option<Stdin> {
+        self.lock().stdin
+    }
+
+    /// Called by the AWS client as each attempt of a call is sent. The endpoint is shown in
+    /// errors: never with user info an endpoint setting may carry.
+    pub fn sending(&self, endpoint: &str) {
         let mut state = self.lock();
-        state.endpoint = Some(endpoint);
+        state.endpoint = Some(crate::sanitize::without_userinfo(endpoint));
         state.attempt += 1;
         state.answering = false;
     }
@@ -90,14 +113,23 @@ mod tests {
             progress.describe(),
             "ECR GetAuthorizationToken in us-west-2"
         );
-        progress.sending("https://api.ecr.us-west-2.amazonaws.com".into());
+        progress.sending("https://api.ecr.us-west-2.amazonaws.com");
         assert_eq!(
             progress.describe(),
             "ECR GetAuthorizationToken in us-west-2 at https://api.ecr.us-west-2.amazonaws.com"
         );
-        progress.sending("https://api.ecr.us-west-2.amazonaws.com".into());
+        progress.sending("https://u:p@api.ecr.us-west-2.amazonaws.com");
         assert!(progress.describe().ends_with("(attempt 2)"));
+        assert_eq!(
+            progress.endpoint().as_deref(),
+            Some("https://***@api.ecr.us-west-2.amazonaws.com")
+        );
         progress.step("next");
         assert_eq!(progress.describe(), "next");
+        assert_eq!(progress.stdin(), None);
+        progress.reading_stdin("the request on stdin", Stdin::Kubelet);
+        assert_eq!(progress.stdin(), Some(Stdin::Kubelet));
+        progress.step("after");
+        assert_eq!(progress.stdin(), None);
     }
 }

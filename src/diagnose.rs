@@ -3,10 +3,15 @@
 //! failure's hint and each `check` step's advice.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
-use crate::aws::{AwsError, CallerIdentity, Failure, PullThroughRule, TokenClaims};
-use crate::error::{Error, WAITING_FOR_CONFIG, WAITING_FOR_STDIN};
+use crate::aws::{
+    AwsError, CallerIdentity, EndpointOverride, Failure, PullThroughRule, TokenClaims,
+};
+use crate::deadline::Stdin;
+use crate::error::{Error, WAITING_FOR_CONFIG};
 use crate::files::FileError;
+use crate::http::TlsError;
 use crate::registry::Unreached;
 use crate::request::RequestError;
 
@@ -20,11 +25,23 @@ const NO_ANSWER: &str = "nothing answered in time: if nothing accepts the connec
 /// The answer began but never ended: the route works, the server is the trouble.
 const UNFINISHED: &str = "the endpoint began to answer but did not finish: ECR answers in well under a second, so this is not ECR or a proxy holds the answer: check AWS_ENDPOINT_URL* and HTTPS_PROXY";
 const FILE: &str = "point the setting at a regular file of a sensible size, or unset it";
+/// No thread could be started: what runs out is the system's, not the input's.
+const THREADS: &str = "the limit on processes and threads is reached: the pids cgroup's pids.max (TasksMax= of the kubelet's systemd unit, a container's --pids-limit) or ulimit -u; raise it, or find what holds so many threads";
 const STDIN_OPEN: &str = "the kubelet writes one request and closes stdin; whatever runs this provider must do the same (by hand, `ecr-credential-provider get IMAGE` builds the request)";
+const DOCKER_STDIN_OPEN: &str = "docker, podman and skopeo write the registry's host (or, to store, its credentials) on stdin and close it; whatever runs this helper must do the same, as in `echo HOST | docker-credential-ecr-login get`";
+/// Shorter than this, a deadline is too short for any call to AWS: it, not the route, is the
+/// cause (a TLS connection and an answer take tens to hundreds of milliseconds).
+const SHORTEST_USEFUL_TIMEOUT: Duration = Duration::from_secs(1);
+/// Reading a request its writer has closed takes a thread's start and a read: well under this.
+const STDIN_READ: Duration = Duration::from_millis(10);
+const DEADLINE_SETTING: &str = "the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)";
 
 /// The fix for `error`, when there is something more useful to say than the error itself.
 pub fn hint(error: &Error) -> Option<String> {
     let text = match error {
+        Error::NoThread(_)
+        | Error::Tls(TlsError::File(FileError::NoThread(_)))
+        | Error::Aws(AwsError::File(FileError::NoThread(_))) => THREADS.into(),
         Error::Usage(message) => usage_hint(message),
         Error::ReadStdin(_) | Error::Request(RequestError::Empty) => {
             "to try it by hand, `ecr-credential-provider get IMAGE` builds the request for you".into()
@@ -47,16 +64,20 @@ pub fn hint(error: &Error) -> Option<String> {
         Error::Token { .. } => {
             NOT_ECR.into()
         }
-        Error::Timeout { waiting_for, .. } if waiting_for == WAITING_FOR_STDIN => STDIN_OPEN.into(),
+        // Stdin that a writer closes is read in well under this.
+        Error::Timeout { stdin: Some(writer), after, .. } if *after >= STDIN_READ => match writer {
+            Stdin::Kubelet => STDIN_OPEN.into(),
+            Stdin::DockerClient => DOCKER_STDIN_OPEN.into(),
+        },
         Error::Timeout { waiting_for, .. } if waiting_for.starts_with(WAITING_FOR_CONFIG) => {
             "a credential provider config reads in well under a second: give check --config the kubelet's own file or directory, or a longer --timeout".into()
         }
-        Error::Timeout { answer_started: true, .. } => format!(
-            "{UNFINISHED}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
+        Error::Timeout { after, .. } if *after < SHORTEST_USEFUL_TIMEOUT => format!(
+            "a deadline of {} is too short for a call to AWS, which takes tens to hundreds of milliseconds: give it seconds (the default is 30s); {DEADLINE_SETTING}",
+            crate::duration::format(*after)
         ),
-        Error::Timeout { .. } => format!(
-            "{NO_ANSWER}; the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)"
-        ),
+        Error::Timeout { answer_started: true, .. } => format!("{UNFINISHED}; {DEADLINE_SETTING}"),
+        Error::Timeout { .. } => format!("{NO_ANSWER}; {DEADLINE_SETTING}"),
     };
     Some(text)
 }
@@ -124,21 +145,21 @@ pub fn aws_hint(error: &AwsError) -> Option<String> {
             service,
             region,
             failure,
+            endpoint_override,
             ..
         } => {
-            let (action, endpoint) = if *service == "ECR" {
-                ("ecr:GetAuthorizationToken", Endpoint::EcrApi)
-            } else {
-                (
-                    "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken",
-                    Endpoint::EcrPublic,
-                )
-            };
-            return api_failure(failure, action, endpoint, Place::of_region(region)).fix;
+            return token_call(
+                service,
+                failure,
+                endpoint_override.as_ref(),
+                Place::of_region(region),
+            )
+            .fix;
         }
         AwsError::EmptyReply { .. } => {
             NOT_ECR.into()
         }
+        AwsError::File(FileError::NoThread(_)) => THREADS.into(),
         AwsError::File(_) => FILE.into(),
     };
     Some(text)
@@ -287,6 +308,72 @@ pub fn api_failure(
         ))),
         Failure::Unreachable { .. } => Advice::fix(Some(route_fix(endpoint, place))),
         _ => Advice::fix(failure_hint(failure, action)),
+    }
+}
+
+/// A GetAuthorizationToken on `service` (`ECR` or `ECR Public`) that failed.
+pub fn token_call(
+    service: &str,
+    failure: &Failure,
+    endpoint_override: Option<&EndpointOverride>,
+    place: Place<'_>,
+) -> Advice {
+    if let Some(fix) = endpoint_override.and_then(|setting| unreached_override(failure, setting)) {
+        return Advice::fix(Some(fix));
+    }
+    let (action, endpoint) = if service == "ECR" {
+        ("ecr:GetAuthorizationToken", Endpoint::EcrApi)
+    } else {
+        (
+            "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken",
+            Endpoint::EcrPublic,
+        )
+    };
+    api_failure(failure, action, endpoint, place)
+}
+
+/// An endpoint the user set that nothing answered at: that setting, not the route to AWS's
+/// own endpoint (nor its VPC endpoint), is the first thing to check.
+fn unreached_override(failure: &Failure, setting: &EndpointOverride) -> Option<String> {
+    match failure {
+        Failure::Unreachable { cause, .. } if cause.contains("certificate") => None,
+        Failure::Unreachable { .. } => Some(override_fix("the endpoint is set by", setting, "")),
+        Failure::Timeout { .. } => Some(override_fix(
+            "nothing answered in time at the endpoint set by",
+            setting,
+            SLOW_IS_NOT_ECR,
+        )),
+        _ => None,
+    }
+}
+
+const SLOW_IS_NOT_ECR: &str =
+    " (a server that accepts but answers slowly or without end is not ECR)";
+
+fn override_fix(what: &str, setting: &EndpointOverride, slow: &str) -> String {
+    format!(
+        "{what} {}={}: check that ECR (or its stand-in) answers there{slow}, or unset it to use the service's own endpoint",
+        setting.origin, setting.url
+    )
+}
+
+/// The token step ran out of its share of the deadline: at an endpoint the user set, that
+/// setting is the first thing to check.
+pub fn token_timed_out(
+    endpoint: Endpoint,
+    place: Place<'_>,
+    endpoint_override: Option<&EndpointOverride>,
+) -> Advice {
+    match endpoint_override {
+        Some(setting) => Advice::new(
+            "no answer in time",
+            Some(override_fix(
+                "nothing answered at the endpoint set by",
+                setting,
+                SLOW_IS_NOT_ECR,
+            )),
+        ),
+        None => timed_out(endpoint, place),
     }
 }
 
@@ -687,6 +774,95 @@ mod tests {
             arn: arn.into(),
             account: account.into(),
         }
+    }
+
+    /// The deadline's hint names what ran out: a writer that never closed stdin, a deadline
+    /// too short for anything, or the endpoint that did not answer.
+    #[test]
+    fn a_timeout_hint_names_what_ran_out() {
+        let timeout = |ms, stdin, answer_started| Error::Timeout {
+            after: Duration::from_millis(ms),
+            waiting_for: "x".into(),
+            stdin,
+            answer_started,
+        };
+        let table = [
+            (timeout(3000, Some(Stdin::Kubelet), false), STDIN_OPEN),
+            (timeout(500, Some(Stdin::Kubelet), false), STDIN_OPEN),
+            (
+                timeout(500, Some(Stdin::DockerClient), false),
+                DOCKER_STDIN_OPEN,
+            ),
+            (
+                timeout(1, Some(Stdin::Kubelet), false),
+                "a deadline of 1ms is too short",
+            ),
+            (timeout(0, None, false), "a deadline of 0s is too short"),
+            (timeout(999, None, true), "a deadline of 999ms is too short"),
+            (timeout(1000, None, false), NO_ANSWER),
+            (timeout(30_000, None, true), UNFINISHED),
+        ];
+        for (error, expected) in table {
+            let hint = hint(&error).unwrap_or_default();
+            assert!(hint.starts_with(expected), "{error:?}: {hint}");
+        }
+    }
+
+    /// An endpoint the user set is named, with its setting, when nothing answers there; the
+    /// route to AWS's own endpoint (its VPC endpoint) only without one.
+    #[test]
+    fn an_unreached_endpoint_the_user_set_is_named_instead_of_the_route() {
+        let refused = || Failure::Unreachable {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            cause: "tcp connect error: Connection refused (os error 111)".into(),
+        };
+        let untrusted = Failure::Unreachable {
+            endpoint: None,
+            cause: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        let env = EndpointOverride::new("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+        let with_password = EndpointOverride::new(
+            "AWS_ENDPOINT_URL_ECR",
+            "https://user:pa/ss@ecr.example:8443/x",
+        );
+        assert_eq!(with_password.url, "https://***@ecr.example:8443/x");
+        let place = Place::of_region("us-west-2");
+        let fix = |failure: &Failure, setting: Option<&EndpointOverride>, service| {
+            token_call(service, failure, setting, place)
+                .fix
+                .unwrap_or_default()
+        };
+        let table = [
+            (
+                fix(&refused(), Some(&env), "ECR"),
+                "the endpoint is set by AWS_ENDPOINT_URL=http://127.0.0.1:9: check that ECR (or its stand-in) answers there, or unset it to use the service's own endpoint",
+            ),
+            (
+                fix(&refused(), Some(&with_password), "ECR Public"),
+                "the endpoint is set by AWS_ENDPOINT_URL_ECR=https://***@ecr.example:8443/x: ",
+            ),
+            (
+                fix(&Failure::Timeout { endpoint: None }, Some(&env), "ECR"),
+                "nothing answered in time at the endpoint set by AWS_ENDPOINT_URL=http://127.0.0.1:9: ",
+            ),
+            (fix(&untrusted, Some(&env), "ECR"), UNTRUSTED),
+            (
+                fix(&refused(), None, "ECR"),
+                "check the node's route to the endpoint: in a VPC without internet access, the interface VPC endpoint com.amazonaws.us-west-2.ecr.api",
+            ),
+            (
+                fix(&refused(), None, "ECR Public"),
+                "ECR Public has no VPC endpoint",
+            ),
+        ];
+        for (fix, expected) in table {
+            assert!(fix.starts_with(expected), "{fix}");
+        }
+        assert!(
+            token_timed_out(Endpoint::EcrApi, place, Some(&env))
+                .fix
+                .is_some_and(|fix| fix.contains("AWS_ENDPOINT_URL=http://127.0.0.1:9"))
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ use tracing::{debug, warn};
 
 use crate::aws::{AwsError, Session, Settings};
 use crate::cache::Cache;
-use crate::deadline::Progress;
+use crate::deadline::{Progress, Stdin};
 use crate::error::Error;
 use crate::image::{self, ECR_PUBLIC_HOSTS, RegistryHost, RegistryKind};
 use crate::plugin::{self, ProviderAnswer};
@@ -174,7 +174,7 @@ fn serve(action: Action) -> Result<Reply, Error> {
     };
     app::block_on(settings.timeout, |aws, progress| async move {
         let stdin = || {
-            progress.step(format!("the input of {NAME} on stdin"));
+            progress.reading_stdin(format!("the input of {NAME} on stdin"), Stdin::DockerClient);
             app::read_stdin()
         };
         match action {

@@ -5,7 +5,9 @@
 use std::io;
 use std::time::Duration;
 
+use crate::ahead::ThreadError;
 use crate::aws::AwsError;
+use crate::deadline::Stdin;
 use crate::duration;
 use crate::http::TlsError;
 use crate::image::ImageError;
@@ -23,6 +25,9 @@ pub enum Error {
     Startup(io::Error),
     #[error("could not read the request from stdin: {0}")]
     ReadStdin(io::Error),
+    /// Work the run needs could not get a thread: the system's limit, not the work's input.
+    #[error(transparent)]
+    NoThread(#[from] ThreadError),
     #[error(transparent)]
     Request(#[from] RequestError),
     #[error(transparent)]
@@ -55,6 +60,8 @@ pub enum Error {
     Timeout {
         after: Duration,
         waiting_for: String,
+        /// It passed while stdin was read, which this was to write and close.
+        stdin: Option<Stdin>,
         /// The endpoint had begun to answer: slow or endless, not unreachable.
         answer_started: bool,
     },
@@ -84,8 +91,6 @@ pub enum Error {
     WriteStdout(io::Error),
 }
 
-/// What the run waits for while it reads stdin; the deadline's hint depends on it.
-pub const WAITING_FOR_STDIN: &str = "the request on stdin";
 /// What `check --config` waits for while it reads the config (the path follows).
 pub const WAITING_FOR_CONFIG: &str = "the credential provider config";
 

@@ -11,7 +11,7 @@ use std::fmt;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use crate::ahead::{Ahead, Work};
+use crate::ahead::{Ahead, ThreadError, Work};
 use crate::sanitize;
 
 /// A profile file with hundreds of profiles is tens of kB.
@@ -53,9 +53,9 @@ pub enum FileError {
     TooLarge { file: Shown, size: u64, max: u64 },
     #[error("could not read {file}: {source}")]
     Read { file: Shown, source: std::io::Error },
-    /// The blocking thread that reads files went away.
-    #[error("could not read {file}: the reading thread stopped")]
-    Lost { file: Shown },
+    /// No thread could check or read the files: nothing is wrong with them.
+    #[error(transparent)]
+    NoThread(#[from] ThreadError),
 }
 
 /// A file as errors name it: what it is, its path (escaped and bounded) and its setting.
@@ -145,11 +145,11 @@ impl NamedFile {
 /// Reads `file` (checks first, at most `max_bytes`) on a thread of its own, so that the run's
 /// deadline can abandon a read that blocks.
 pub async fn read_apart(file: NamedFile) -> Result<Vec<u8>, FileError> {
-    static READ: Ahead<NamedFile, Result<Vec<u8>, FileError>> = Ahead::new("read-file", read_owned);
-    let shown = file.shown();
+    static READ: Ahead<NamedFile, Result<Vec<u8>, FileError>> =
+        Ahead::new("read-file", "read a file", read_owned);
     READ.result(&file)
         .await
-        .unwrap_or(Err(FileError::Lost { file: shown }))
+        .unwrap_or_else(|error| Err(error.into()))
 }
 
 #[allow(clippy::needless_pass_by_value, reason = "the shape `Ahead` runs")]
@@ -306,8 +306,11 @@ fn profile_token_files(text: &str) -> Vec<NamedFile> {
 }
 
 /// The outcome of `check_sdk_files`, started ahead (see `ahead`).
-static SDK_FILES: Ahead<(), Result<(), FileError>> =
-    Ahead::new("sdk-files", check_environment_files);
+static SDK_FILES: Ahead<(), Result<(), FileError>> = Ahead::new(
+    "sdk-files",
+    "check the files the AWS SDK reads",
+    check_environment_files,
+);
 
 /// `check_sdk_files`'s work, to do ahead in a run that will call AWS.
 pub fn check_sdk_files_ahead() -> Work {
@@ -318,11 +321,7 @@ pub fn check_sdk_files_ahead() -> Work {
 /// run's deadline can abandon. Token files are read here too: their tokens are secrets the
 /// process then knows, and scrubs.
 pub async fn check_sdk_files() -> Result<(), FileError> {
-    SDK_FILES.result(&()).await.unwrap_or_else(|| {
-        Err(FileError::Lost {
-            file: Shown("the files the AWS SDK reads".into()),
-        })
-    })
+    SDK_FILES.result(&()).await?
 }
 
 fn check_environment_files((): ()) -> Result<(), FileError> {

@@ -92,11 +92,7 @@ impl Trust {
             Some(path) => CA_BUNDLE
                 .result(&path.to_owned())
                 .await
-                .unwrap_or_else(|| {
-                    Err(TlsError::File(FileError::Lost {
-                        file: ca_bundle_file(path.to_owned()).shown(),
-                    }))
-                })?,
+                .map_err(FileError::from)??,
         };
         let roots = Arc::new(Roots {
             bundle,
@@ -138,12 +134,14 @@ impl Trust {
     /// The SDK's connector, for http:// requests through `proxy` (or nothing: `disabled`).
     /// It trusts no root, and the system's are not read for it, unless `tls_to_proxy` (an
     /// https:// proxy): the SDK then takes the roots as PEM, parsed again, as it wants them.
+    /// An error if the SDK cannot take them: its default (the platform's roots alone, without
+    /// `AWS_CA_BUNDLE`) is never used instead.
     pub(crate) fn sdk_connector(
         &self,
         builder: ConnectorBuilder,
         proxy: ProxyConfig,
         tls_to_proxy: bool,
-    ) -> Connector {
+    ) -> Result<Connector, String> {
         let mut store = TrustStore::empty();
         if tls_to_proxy {
             // The SDK aborts on a root it cannot parse: only those rustls takes.
@@ -156,15 +154,19 @@ impl Trust {
             roots.extend(self.roots.bundle.iter().cloned());
             store = store.with_pem_certificate(ca_bundle::to_pem(&roots));
         }
-        let mut builder = builder
+        let context = TlsContext::builder()
+            .with_trust_store(store)
+            .build()
+            .map_err(|error| {
+                format!("cannot set up TLS with the system's roots and AWS_CA_BUNDLE: {error}")
+            })?;
+        Ok(builder
             .tls_provider(sdk_tls::Provider::Rustls(
                 sdk_tls::rustls_provider::CryptoMode::AwsLc,
             ))
-            .proxy_config(proxy);
-        if let Ok(context) = TlsContext::builder().with_trust_store(store).build() {
-            builder = builder.tls_context(context);
-        }
-        builder.build()
+            .proxy_config(proxy)
+            .tls_context(context)
+            .build())
     }
 
     /// A direct https connector whose names all resolve to `ip`: for the test-only host
@@ -186,7 +188,7 @@ impl Trust {
 
 /// `AWS_CA_BUNDLE`'s certificates, read ahead from the start of a run (see `ahead`).
 static CA_BUNDLE: Ahead<PathBuf, Result<Vec<Vec<u8>>, TlsError>> =
-    Ahead::new("ca-bundle", read_ca_bundle);
+    Ahead::new("ca-bundle", "read the CA bundle", read_ca_bundle);
 
 /// The work that reads the bundle at `path` ahead, for `Trust::load`.
 pub fn read_ca_bundle_ahead(path: &Path) -> Work {
@@ -253,12 +255,17 @@ fn system_roots() -> Vec<CertificateDer<'static>> {
     rustls_native_certs::load_native_certs().certs
 }
 
+/// A bundle that cannot be read trusts nothing: said at once, as the handshake that fails for
+/// it can say only `UnknownIssuer`.
 #[cfg(target_os = "linux")]
 fn system_roots() -> Vec<CertificateDer<'static>> {
-    linux::system_certificates()
-        .into_iter()
-        .map(CertificateDer::from)
-        .collect()
+    let (certificates, problem) = linux::system_certificates();
+    if let Some(problem) = problem {
+        tracing::warn!(
+            "{problem}: none of the system's roots is trusted, so a server's certificate that only they vouch for is refused (UnknownIssuer)"
+        );
+    }
+    certificates.into_iter().map(CertificateDer::from).collect()
 }
 
 #[cfg(target_os = "linux")]
@@ -286,8 +293,9 @@ mod linux {
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
 
-    /// Every certificate of the system's store, in DER.
-    pub fn system_certificates() -> Vec<Vec<u8>> {
+    /// Every certificate of the system's store, in DER, and why its bundle gave none, if it
+    /// gave none: the file, and what was wrong with it.
+    pub fn system_certificates() -> (Vec<Vec<u8>>, Option<String>) {
         let env_file = std::env::var_os("SSL_CERT_FILE")
             .filter(|value| !value.is_empty())
             .map(PathBuf::from);
@@ -299,17 +307,19 @@ mod linux {
             })
             .unwrap_or_default();
         let (file, dirs) = if env_file.is_some() || !env_dirs.is_empty() {
-            (env_file, env_dirs)
+            (env_file.map(|path| (path, "SSL_CERT_FILE")), env_dirs)
         } else if let Some(bundle) = BUNDLES.iter().map(Path::new).find(|path| path.is_file()) {
-            (Some(bundle.to_path_buf()), Vec::new())
+            (
+                Some((bundle.to_path_buf(), "the distribution's CA bundles")),
+                Vec::new(),
+            )
         } else {
             (None, DIRS.iter().map(PathBuf::from).collect())
         };
 
         let mut certificates = Vec::new();
-        if let Some(bytes) = file.and_then(|file| read_bounded(file).ok()) {
-            decode_certificates(&bytes, &mut certificates);
-        }
+        let problem =
+            file.and_then(|(path, origin)| bundle_certificates(path, origin, &mut certificates));
         let mut seen = HashSet::new();
         for dir in dirs {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -323,27 +333,50 @@ mod linux {
                 };
                 if metadata.is_file()
                     && seen.insert((metadata.dev(), metadata.ino()))
-                    && let Ok(bytes) = read_bounded(path)
+                    && let Ok(bytes) =
+                        bounded_file(path, "a system CA file", "the system's roots").read()
                 {
                     decode_certificates(&bytes, &mut certificates);
                 }
             }
         }
-        certificates
+        // Roots from elsewhere (SSL_CERT_DIR) still make a store that trusts something.
+        let problem = problem.filter(|_| certificates.is_empty());
+        (certificates, problem)
+    }
+
+    /// Appends the certificates of the bundle at `path`; if it gives none, says why.
+    pub fn bundle_certificates(
+        path: PathBuf,
+        origin: &'static str,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Option<String> {
+        let file = bounded_file(path, "the system's CA bundle", origin);
+        match file.read() {
+            Err(error) => Some(error.to_string()),
+            Ok(bytes) => {
+                let before = out.len();
+                decode_certificates(&bytes, out);
+                (out.len() == before).then(|| format!("{} holds no PEM certificate", file.shown()))
+            }
+        }
     }
 
     /// A regular file of at most `MAX_CA_BUNDLE_BYTES`, never a FIFO or a device, whatever
     /// changed since `files` checked the paths.
-    fn read_bounded(path: PathBuf) -> Result<Vec<u8>, crate::files::FileError> {
+    fn bounded_file(
+        path: PathBuf,
+        what: &'static str,
+        origin: &'static str,
+    ) -> crate::files::NamedFile {
         crate::files::NamedFile {
-            what: "a system CA file",
-            origin: "the system's roots",
+            what,
+            origin,
             path,
             max_bytes: crate::files::MAX_CA_BUNDLE_BYTES,
             optional: false,
             contents: crate::files::Contents::Unread,
         }
-        .read()
     }
 
     /// Appends each PEM certificate of `text` that decodes, in DER; no constant-time decoder
@@ -452,6 +485,64 @@ mod linux {
             CertificateDer::pem_slice_iter(pem)
                 .map(|der| der.map_or_else(|_| b"unparsable".to_vec(), |der| der.to_vec()))
                 .collect()
+        }
+
+        /// A bundle that gives no root says which file and why: too large, not a file, no PEM.
+        #[test]
+        fn a_bundle_that_gives_no_root_is_named_with_why() {
+            let dir = std::env::temp_dir().join(format!("ca-bundles-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let large = dir.join("large.pem");
+            let limit = crate::files::MAX_CA_BUNDLE_BYTES;
+            std::fs::write(&large, vec![b'#'; usize::try_from(limit).unwrap() + 1]).unwrap();
+            let empty = dir.join("empty.pem");
+            std::fs::write(&empty, "# no certificates here\n").unwrap();
+            let good = dir.join("good.pem");
+            std::fs::write(&good, GOOD).unwrap();
+            let missing = dir.join("missing.pem");
+            let problem = |path: &Path| {
+                let mut out = Vec::new();
+                let problem = bundle_certificates(path.to_owned(), "SSL_CERT_FILE", &mut out);
+                (problem.unwrap_or_default(), out.len())
+            };
+            let named = |path: &Path| {
+                format!(
+                    "the system's CA bundle {} (from SSL_CERT_FILE)",
+                    path.display()
+                )
+            };
+            let table = [
+                (
+                    &large,
+                    format!(
+                        "{} is {} bytes, more than the {limit} such a file can sensibly be",
+                        named(&large),
+                        limit + 1
+                    ),
+                ),
+                (
+                    &dir,
+                    format!("{} is a directory, not a regular file", named(&dir)),
+                ),
+                (
+                    &missing,
+                    format!(
+                        "could not read {}: No such file or directory",
+                        named(&missing)
+                    ),
+                ),
+                (
+                    &empty,
+                    format!("{} holds no PEM certificate", named(&empty)),
+                ),
+            ];
+            for (path, expected) in table {
+                let (problem, taken) = problem(path);
+                assert!(problem.starts_with(&expected), "{problem}");
+                assert_eq!(taken, 0);
+            }
+            assert_eq!(problem(&good), (String::new(), 1));
+            std::fs::remove_dir_all(&dir).unwrap();
         }
 
         /// `GOOD` wrapped at 76 columns with CRLF and a space inside one line.

@@ -651,16 +651,16 @@ fn cache_duration(node: &Node, at: &str, sink: &mut Sink) -> Option<Duration> {
         invalid(sink, "has no unit: Go's duration syntax needs one");
         return None;
     }
-    match duration::parse(text.strip_prefix('-').unwrap_or(&text)) {
-        Some(d) if text.starts_with('-') && !d.is_zero() => {
+    match duration::parse(&text) {
+        Err(duration::ParseError::Negative) => {
             invalid(
                 sink,
                 "is negative: defaultCacheDuration must be greater than or equal to 0",
             );
             None
         }
-        Some(d) => Some(d),
-        None => {
+        Ok(d) => Some(d),
+        Err(duration::ParseError::NotGo) => {
             invalid(sink, "is not a Go duration");
             None
         }

@@ -565,8 +565,8 @@ pub struct Routed {
     sleep: Option<SharedAsyncSleep>,
     direct_https: Arc<OnceLock<HttpsConnector>>,
     proxied_https: Arc<OnceLock<HttpsConnector>>,
-    direct_http: Arc<OnceLock<Connector>>,
-    proxied_http: Arc<OnceLock<Connector>>,
+    direct_http: Arc<OnceLock<Result<Connector, String>>>,
+    proxied_http: Arc<OnceLock<Result<Connector, String>>>,
 }
 
 impl Routed {
@@ -604,7 +604,7 @@ impl Routed {
         })
     }
 
-    fn http(&self, proxy: Option<&ProxyUrl>) -> &Connector {
+    fn http(&self, proxy: Option<&ProxyUrl>) -> &Result<Connector, String> {
         let slot = match proxy {
             None => &self.direct_http,
             Some(_) => &self.proxied_http,
@@ -639,7 +639,13 @@ impl HttpConnector for Routed {
         let future = if https {
             self.https(proxy.as_ref()).call(request)
         } else {
-            self.http(proxy.as_ref()).call(request)
+            match self.http(proxy.as_ref()) {
+                Ok(connector) => connector.call(request),
+                Err(error) => HttpConnectorFuture::ready(Err(ConnectorError::other(
+                    error.clone().into(),
+                    None,
+                ))),
+            }
         };
         let Some(proxy) = proxy else {
             return future;

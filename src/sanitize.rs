@@ -16,21 +16,63 @@ pub const MAX_MESSAGE_CHARS: usize = 400;
 /// Shorter strings are not scrubbed: replacing "AWS" or "1" everywhere would say nothing.
 const MIN_SECRET_CHARS: usize = 6;
 
-static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The secrets the process knows. A run handles one request, so the list only grows.
+static SECRETS: Secrets = Secrets::new();
+
+struct Secrets(Mutex<Vec<String>>);
+
+impl Secrets {
+    const fn new() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+
+    fn list(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn remember(&self, value: &str) {
+        let value = value.trim();
+        if value.chars().count() < MIN_SECRET_CHARS {
+            return;
+        }
+        let mut secrets = self.list();
+        if !secrets.iter().any(|known| known == value) {
+            // Longest first: a secret that holds another (a proxy's user:password holds its
+            // password) is replaced whole, not around the shorter one.
+            let at = secrets.partition_point(|known| known.len() >= value.len());
+            secrets.insert(at, value.to_owned());
+        }
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let secrets = self.list();
+        let mut text = text.to_owned();
+        for secret in secrets.iter() {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), REDACTED);
+            }
+        }
+        text
+    }
+}
 
 /// Remembers `value` so that `scrub` replaces it wherever it shows up later.
 pub fn remember_secret(value: &str) {
-    let value = value.trim();
-    if value.chars().count() < MIN_SECRET_CHARS {
-        return;
-    }
-    let mut secrets = SECRETS.lock().unwrap_or_else(PoisonError::into_inner);
-    if !secrets.iter().any(|known| known == value) {
-        // Longest first: a secret that holds another (a proxy's user:password holds its
-        // password) is replaced whole, not around the shorter one.
-        let at = secrets.partition_point(|known| known.len() >= value.len());
-        secrets.insert(at, value.to_owned());
-    }
+    SECRETS.remember(value);
+}
+
+/// Forgets every secret remembered so far: for a process that handles one unrelated input
+/// after another, as a fuzz target does, where the list would otherwise grow with each. A
+/// run of the program never calls it.
+#[doc(hidden)]
+pub fn forget_secrets() {
+    SECRETS.list().clear();
+}
+
+/// How many secrets the process remembers (see `forget_secrets`).
+#[doc(hidden)]
+pub fn remembered_secrets() -> usize {
+    SECRETS.list().len()
 }
 
 /// Remembers the secrets the environment hands the process: keys, tokens, and the credentials
@@ -114,14 +156,7 @@ pub fn env_value(name: &str, value: &str) -> String {
 
 /// `text` with every remembered secret replaced by the redaction marker.
 pub fn scrub(text: &str) -> String {
-    let secrets = SECRETS.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut text = text.to_owned();
-    for secret in secrets.iter() {
-        if text.contains(secret.as_str()) {
-            text = text.replace(secret.as_str(), REDACTED);
-        }
-    }
-    text
+    SECRETS.scrub(text)
 }
 
 /// Characters that can rewrite what a terminal or log viewer shows: C0/C1 controls (newline,
@@ -183,6 +218,24 @@ pub fn has_unsafe_characters(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On a list of its own: the process's list is shared by every test running at once.
+    #[test]
+    fn a_cleared_list_scrubs_nothing_and_takes_secrets_again() {
+        let secrets = Secrets::new();
+        secrets.remember("hunter2-password");
+        secrets.remember("hunter2-password");
+        secrets.remember("short");
+        assert_eq!(secrets.list().len(), 1);
+        assert_eq!(
+            secrets.scrub("pw=hunter2-password"),
+            format!("pw={REDACTED}")
+        );
+        secrets.list().clear();
+        assert_eq!(secrets.scrub("pw=hunter2-password"), "pw=hunter2-password");
+        secrets.remember("another-secret");
+        assert_eq!(secrets.scrub("another-secret"), REDACTED);
+    }
 
     #[test]
     fn values_are_escaped_and_bounded() {

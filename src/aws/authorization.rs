@@ -30,6 +30,7 @@ impl Session {
             region: self.region.clone(),
             credential_source: self.credential_source.clone(),
             failure,
+            endpoint_override: self.endpoint_override(),
         };
         let empty = |what| AwsError::EmptyReply {
             service,

@@ -44,6 +44,9 @@ pub enum AwsError {
         region: String,
         credential_source: String,
         failure: Failure,
+        /// The endpoint the user set for the call, if any: then the route to AWS's own
+        /// endpoint is not the question.
+        endpoint_override: Option<EndpointOverride>,
     },
     /// A reply that parsed but carries nothing to authenticate with.
     #[error("{service} GetAuthorizationToken in {region} answered without {what}")]
@@ -52,6 +55,25 @@ pub enum AwsError {
         region: String,
         what: &'static str,
     },
+}
+
+/// An endpoint the user set for a service, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointOverride {
+    /// `AWS_ENDPOINT_URL_ECR`, `AWS_ENDPOINT_URL`, or the AWS profile's setting.
+    pub origin: String,
+    /// The URL, any user info in it masked, escaped and bounded.
+    pub url: String,
+}
+
+impl EndpointOverride {
+    /// `url` as set by `origin`; user info (`http://user:password@host`) never shown.
+    pub fn new(origin: impl Into<String>, url: &str) -> Self {
+        Self {
+            origin: origin.into(),
+            url: sanitize::value(&sanitize::without_userinfo(url)),
+        }
+    }
 }
 
 /// Why one AWS call failed, without anything secret or raw from the wire beyond AWS's

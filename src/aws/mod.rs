@@ -22,7 +22,7 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 pub use authorization::AuthorizationData;
 pub use credentials::{TokenClaims, WebIdentity};
 pub(crate) use failure::find_source;
-pub use failure::{AwsError, Failure, code_and_message, error_chain};
+pub use failure::{AwsError, EndpointOverride, Failure, code_and_message, error_chain};
 pub use probe::{CallerIdentity, ImageLookup, MANIFEST_MEDIA_TYPES, PullThroughRule};
 
 use crate::deadline::Progress;
@@ -85,7 +85,7 @@ impl Intercept for AttemptRecorder {
     ) -> Result<(), Box<dyn StdError + Send + Sync>> {
         let uri = context.request().uri();
         let endpoint = uri.split('?').next().unwrap_or(uri).trim_end_matches('/');
-        self.0.sending(endpoint.to_owned());
+        self.0.sending(endpoint);
         Ok(())
     }
 
@@ -249,6 +249,22 @@ impl Session {
             self.sdk.use_fips(),
             self.sdk.use_dual_stack(),
         )
+    }
+
+    /// The endpoint the user set for the token call, and the setting it came from: the
+    /// service's own variable, else `AWS_ENDPOINT_URL`, else the AWS profile.
+    pub fn endpoint_override(&self) -> Option<EndpointOverride> {
+        let (service_id, variable) = match self.api {
+            Api::Private { .. } => ("ECR", "AWS_ENDPOINT_URL_ECR"),
+            Api::Public => ("ECR PUBLIC", "AWS_ENDPOINT_URL_ECR_PUBLIC"),
+        };
+        let url = configured_endpoint(&self.sdk, service_id)
+            .or_else(|| self.sdk.endpoint_url().map(str::to_owned))?;
+        let origin = [variable, "AWS_ENDPOINT_URL"]
+            .into_iter()
+            .find(|name| std::env::var(name).is_ok_and(|value| value.trim() == url.trim()))
+            .unwrap_or("the AWS profile's endpoint_url");
+        Some(EndpointOverride::new(origin, &url))
     }
 
     pub fn service_name(&self) -> &'static str {

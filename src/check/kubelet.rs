@@ -79,13 +79,17 @@ pub async fn check(
 /// The config as the kubelet reads it at start-up; `Ok(Err(why))`: the kubelet would refuse it.
 /// Read and decoded on a thread of its own, so that the run's deadline holds whatever the file.
 async fn read(path: &str) -> Result<Result<Config, String>, Error> {
-    static READ: Ahead<String, Result<Decoded, ReadError>> = Ahead::new("config", read_config);
-    let decoded = READ.result(&path.to_owned()).await.unwrap_or_else(|| {
-        Err(ReadError {
-            path: path.into(),
-            source: std::io::Error::other("the reading thread stopped"),
-        })
-    })?;
+    static READ: Ahead<String, Result<Decoded, ReadError>> =
+        Ahead::new("config", "read the credential provider config", read_config);
+    let decoded = READ
+        .result(&path.to_owned())
+        .await
+        .unwrap_or_else(|error| {
+            Err(ReadError {
+                path: path.into(),
+                source: std::io::Error::other(error),
+            })
+        })?;
     Ok(decoded
         .into_result()
         .map_err(|rejected| rejected.to_string()))

@@ -286,23 +286,20 @@ async fn token_step(
         Timed::Done(Ok((data, _))) => data,
         Timed::Done(Err(error)) => {
             let advice = match &error {
-                AwsError::Call { failure, .. } => diagnose::api_failure(
+                AwsError::Call {
                     failure,
-                    if service == "ECR" {
-                        "ecr:GetAuthorizationToken"
-                    } else {
-                        "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
-                    },
-                    api,
-                    place,
-                ),
+                    endpoint_override,
+                    ..
+                } => diagnose::token_call(service, failure, endpoint_override.as_ref(), place),
                 other => Advice::fix(diagnose::aws_hint(other)),
             };
             steps.fail("token", Error::Aws(error).to_string(), advice);
             return None;
         }
         timed => {
-            budget.record(timed, "token", steps, diagnose::timed_out(api, place));
+            let advice =
+                diagnose::token_timed_out(api, place, session.endpoint_override().as_ref());
+            budget.record(timed, "token", steps, advice);
             return None;
         }
     };

@@ -186,13 +186,24 @@ fn readme_config_lists_every_match_image() {
 /// Go's time.ParseDuration rules, and errors that name where the value came from.
 #[test]
 fn timeouts_are_go_durations_and_errors_name_their_source() {
-    let cases: [(&[&str], Option<&str>, &str); 4] = [
+    let cases: [(&[&str], Option<&str>, &str); 6] = [
         (
             &["--timeout=2"],
             None,
             "--timeout=\"2\": a duration needs a unit, as in Go: 2s",
         ),
         (&["--timeout=0"], None, "the timeout must be more than 0"),
+        // Go parses both; they are out of range, not malformed.
+        (
+            &["--timeout=-1s"],
+            None,
+            "--timeout=\"-1s\" is out of range: the timeout must be more than 0",
+        ),
+        (
+            &[],
+            Some("2562047h"),
+            "ECR_CREDENTIAL_PROVIDER_TIMEOUT=\"2562047h\" is out of range: the timeout must be at most 1h",
+        ),
         (
             &[],
             Some("zzz"),
@@ -271,18 +282,17 @@ fn a_bad_trace_setting_or_a_long_timeout_warns_and_the_pull_goes_on() {
     );
 }
 
-/// A person who runs the bare binary on a terminal is told at once what it waits for; if
-/// the deadline passes on stdin, the hint is about stdin, not the network. `script` gives
-/// the provider a pseudo-terminal for stdin.
+/// The provider run with `args` and a pseudo-terminal (from `script`) for stdin, which is
+/// never written to: its first line on the terminal, how soon it came, the other lines, and
+/// the exit code.
 #[cfg(unix)]
-#[test]
-fn a_terminal_on_stdin_is_told_what_the_provider_waits_for() {
+fn on_a_terminal(args: &str) -> (String, Duration, Vec<String>, Option<i32>) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     use std::time::Instant;
 
     let home = crate::support::TempDir::new();
-    let command = format!("{} --timeout=3s", crate::support::BIN);
+    let command = format!("{} {args}", crate::support::BIN);
     let mut child = Command::new("script")
         .args(["-qefc", &command, "/dev/null"])
         .env_clear()
@@ -306,6 +316,15 @@ fn a_terminal_on_stdin_is_told_what_the_provider_waits_for() {
         .collect();
     drop(stdin);
     let status = child.wait().unwrap();
+    (first, first_after, rest, status.code())
+}
+
+/// A person who runs the bare binary on a terminal is told at once what it waits for; if
+/// the deadline passes on stdin, the hint is about stdin, not the network.
+#[cfg(unix)]
+#[test]
+fn a_terminal_on_stdin_is_told_what_the_provider_waits_for() {
+    let (first, first_after, rest, code) = on_a_terminal("--timeout=3s");
     assert!(
         first.starts_with("ecr-credential-provider: warning: stdin is a terminal: waiting for a CredentialProviderRequest")
             && first.contains("`ecr-credential-provider get IMAGE`"),
@@ -318,7 +337,32 @@ fn a_terminal_on_stdin_is_told_what_the_provider_waits_for() {
         "{rest:?}"
     );
     assert!(!last.contains("VPC"), "{last}");
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(code, Some(1));
+}
+
+/// A mistyped command runs the kubelet's command, which waits on stdin: the first line says
+/// at once which argument it ignores and which command was likely meant, not only after
+/// Ctrl-D or the deadline.
+#[cfg(unix)]
+#[test]
+fn a_mistyped_command_on_a_terminal_is_named_at_once() {
+    let (first, first_after, rest, code) =
+        on_a_terminal("chek 123456789012.dkr.ecr.us-west-2.amazonaws.com/app --timeout=2s");
+    assert!(
+        first.starts_with("ecr-credential-provider: warning: stdin is a terminal: waiting for a CredentialProviderRequest")
+            && first.contains(
+                "ignoring the arguments \"chek\" (did you mean `check`?), \"123456789012.dkr.ecr.us-west-2.amazonaws.com/app\""
+            ),
+        "{first:?} {rest:?}"
+    );
+    assert!(first_after < Duration::from_secs(1), "{first_after:?}");
+    assert!(
+        rest.iter().any(|line| line.contains(
+            "warning: ignoring the argument \"chek\", as upstream's command does (did you mean `check`?)"
+        )),
+        "{rest:?}"
+    );
+    assert_eq!(code, Some(1));
 }
 
 /// With a JSON trace, the command line's warnings are trace events too: every line parses.

@@ -195,6 +195,41 @@ fn broken_connections_are_reported_with_the_endpoint() {
     );
 }
 
+/// An endpoint the user set that refuses the connection: the hint names that setting and its
+/// value (the service's own variable before AWS_ENDPOINT_URL, user info masked), not the VPC
+/// endpoints of AWS's own.
+#[test]
+fn a_refused_endpoint_the_user_set_is_named_with_its_setting() {
+    let cases = [
+        (
+            "AWS_ENDPOINT_URL",
+            "http://127.0.0.1:9",
+            "the endpoint is set by AWS_ENDPOINT_URL=http://127.0.0.1:9: check that ECR (or its stand-in) answers there, or unset it",
+        ),
+        (
+            "AWS_ENDPOINT_URL_ECR",
+            "http://127.0.0.1:9",
+            "the endpoint is set by AWS_ENDPOINT_URL_ECR=http://127.0.0.1:9: ",
+        ),
+        (
+            "AWS_ENDPOINT_URL_ECR",
+            "http://user:hunter2@127.0.0.1:9",
+            "the endpoint is set by AWS_ENDPOINT_URL_ECR=http://***@127.0.0.1:9: ",
+        ),
+    ];
+    for (variable, url, hint) in cases {
+        let output = exec()
+            .keys()
+            .env(variable, url)
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .stdin(request(V1, PRIVATE))
+            .run();
+        let line = output.error_line();
+        assert!(line.contains(&format!("; hint: {hint}")), "{line}");
+        assert!(!line.contains("VPC") && !line.contains("hunter2"), "{line}");
+    }
+}
+
 #[test]
 fn a_server_that_never_answers_is_abandoned_at_the_deadline() {
     let server = failing(|| Reply::Hang);

@@ -166,6 +166,46 @@ fn slow_and_endless_answers_say_the_server_may_not_be_ecr() {
     }
 }
 
+/// A deadline too short for any call is the cause, whatever the call waited for: not the
+/// route, which the hint would otherwise send a reader to check. (Below a millisecond the
+/// run's deadline always passes before the SDK's own attempt timeout could.)
+#[test]
+fn a_deadline_too_short_for_any_call_is_named_as_the_cause() {
+    let silent = raw_server(|_| std::thread::sleep(Duration::from_secs(5)));
+    for timeout in ["1ns", "1µs"] {
+        let output = exec()
+            .keys()
+            .endpoint(&silent)
+            .arg(format!("--timeout={timeout}"))
+            .stdin(request(V1, IMAGE))
+            .run();
+        assert_eq!(output.code, Some(1), "{output:?}");
+        let line = output.error_line();
+        assert!(
+            line.starts_with(&format!("ecr-credential-provider: error: gave up after {timeout} waiting for "))
+                && line.contains(&format!(
+                    "; hint: a deadline of {timeout} is too short for a call to AWS, which takes tens to hundreds of milliseconds: give it seconds (the default is 30s)"
+                )),
+            "{line}"
+        );
+        assert!(!line.contains("VPC"), "{line}");
+    }
+    // From a second on, a silent endpoint is the endpoint's trouble.
+    let output = exec()
+        .keys()
+        .endpoint(&silent)
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .arg("--timeout=1s")
+        .stdin(request(V1, IMAGE))
+        .run();
+    assert!(
+        output.error_line().contains(&format!(
+            "hint: nothing answered in time at the endpoint set by AWS_ENDPOINT_URL={silent}: "
+        )),
+        "{output:?}"
+    );
+}
+
 #[test]
 fn a_host_that_is_not_ecr_and_then_fails_is_still_one_line() {
     let output = exec()
