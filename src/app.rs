@@ -13,13 +13,13 @@ use std::time::{Duration, SystemTime};
 use crate::ahead::{self, Ahead};
 use crate::cache::Cache;
 use crate::cli::{self, Command, GetFormat};
+use crate::commands::{check, config, docker_helper, get};
 use crate::deadline::{Progress, Stdin};
 use crate::error::Error;
-use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
+use crate::kubelet::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
+use crate::net::{proxy, trust};
 use crate::secret::Secret;
-use crate::{
-    aws, check, config_cmd, docker_helper, files, http, image, output, plugin, proxy, trace,
-};
+use crate::{aws, files, image, output, trace};
 
 /// The whole program: what `main` returns.
 pub fn main() -> ExitCode {
@@ -47,7 +47,7 @@ pub fn main() -> ExitCode {
             env!("CARGO_PKG_VERSION")
         )),
         Command::Config(args) => {
-            return match config_cmd::run(args).and_then(|outcome| {
+            return match config::run(args).and_then(|outcome| {
                 output::stdout(&outcome.stdout).map_err(Error::WriteStdout)?;
                 Ok(outcome.success)
             }) {
@@ -105,7 +105,7 @@ fn start_reading_ahead(cli: &cli::Cli) {
         matches!(cli.command, Command::Provide | Command::Get { .. }) && cli.cache_dir.is_none();
     let mut files = Vec::new();
     if let Some(path) = ca_bundle_path() {
-        files.push(http::read_ca_bundle_ahead(&path));
+        files.push(trust::read_ca_bundle_ahead(&path));
     }
     if calls_aws {
         files.push(files::check_sdk_files_ahead());
@@ -121,12 +121,12 @@ fn start_reading_ahead(cli: &cli::Cli) {
         let _ = ahead::in_turn("stdin", vec![stdin, Box::new(image::compile_patterns)]);
     }
     if calls_aws && !aws::endpoint_is_plain_http() {
-        let _ = ahead::in_turn("system-roots", vec![http::read_system_roots_ahead()]);
+        let _ = ahead::in_turn("system-roots", vec![trust::read_system_roots_ahead()]);
     }
 }
 
 fn ca_bundle_path() -> Option<PathBuf> {
-    std::env::var_os(http::CA_BUNDLE_ENV)
+    std::env::var_os(trust::CA_BUNDLE_ENV)
         .filter(|path| !path.is_empty())
         .map(PathBuf::from)
 }
@@ -158,7 +158,7 @@ async fn settings(timeout: Duration) -> Result<aws::Settings, Error> {
     let deadline = started.checked_add(timeout).unwrap_or(started);
     // A third of the deadline per attempt leaves room for the SDK's retries.
     let attempt_timeout = (timeout / 3).max(Duration::from_millis(500)).min(timeout);
-    let trust = http::Trust::load(ca_bundle_path().as_deref()).await?;
+    let trust = trust::Trust::load(ca_bundle_path().as_deref()).await?;
     let proxies = proxy::Proxies::from_env(|key| std::env::var(key).ok())?;
     Ok(aws::Settings {
         attempt_timeout,
@@ -285,7 +285,7 @@ async fn run(
     settings: &aws::Settings,
     progress: &Progress,
 ) -> Result<Outcome, Error> {
-    let role_arn_env = std::env::var(plugin::ROLE_ARN_ENV).ok();
+    let role_arn_env = std::env::var(get::ROLE_ARN_ENV).ok();
     match &cli.command {
         Command::Provide => {
             progress.reading_stdin("the request on stdin", Stdin::Kubelet);
@@ -336,9 +336,9 @@ async fn answer(
     role_arn_env: Option<String>,
     settings: &aws::Settings,
     progress: &Progress,
-) -> Result<plugin::ProviderAnswer, Error> {
+) -> Result<get::ProviderAnswer, Error> {
     let cache = open_cache(cli.cache_dir.as_deref());
-    plugin::answer(
+    get::answer(
         request,
         role_arn_env,
         settings,

@@ -12,8 +12,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cache::CACHE_DIR_ENV;
+use crate::commands::docker_helper::{
+    DISABLE_CACHE_ENV, ECR_LOGIN_CACHE_DIR_ENV, IGNORE_STORAGE_ENV,
+};
 use crate::deadline::{DEFAULT_TIMEOUT, TIMEOUT_ENV};
-use crate::docker_helper::{DISABLE_CACHE_ENV, ECR_LOGIN_CACHE_DIR_ENV, IGNORE_STORAGE_ENV};
 use crate::duration;
 use crate::error::Error;
 use crate::output::PROGRAM;
@@ -109,7 +111,7 @@ const REQUEST_EXAMPLE: &str = r#"  echo '{"kind":"CredentialProviderRequest",
     "image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/app"}' |
     ecr-credential-provider"#;
 
-/// `config`'s flags, for its help; `config_cmd` parses them (several repeat, and `check`
+/// `config`'s flags, for its help; `commands::config` parses them (several repeat, and `check`
 /// takes a path).
 const CONFIG_FLAGS: &[Flag] = &[
     flag(
@@ -297,7 +299,7 @@ pub enum Command {
         /// A CredentialProviderConfig: check as the kubelet would exec the provider for it.
         config: Option<String>,
     },
-    /// `config …`: print or check a CredentialProviderConfig (`config_cmd` reads its arguments).
+    /// `config …`: print or check a CredentialProviderConfig (`commands::config` reads its arguments).
     Config(Vec<String>),
     Version,
     /// Help for one command, or the overview.
@@ -1033,7 +1035,7 @@ pub fn man_page() -> String {
     let _ = writeln!(
         out,
         "\\fB{}\\fR get|list|store|erase|version",
-        escape(crate::docker_helper::NAME)
+        escape(crate::commands::docker_helper::NAME)
     );
     out.push_str(".fi\n.SH DESCRIPTION\n");
     for spec in COMMANDS {
@@ -1066,7 +1068,7 @@ pub fn man_page() -> String {
     let _ = write!(
         out,
         ".SS {}\n{}\n",
-        escape(crate::docker_helper::NAME),
+        escape(crate::commands::docker_helper::NAME),
         escape(HELPER_ABOUT)
     );
     out.push_str(".SH OPTIONS\n");

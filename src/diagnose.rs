@@ -11,9 +11,9 @@ use crate::aws::{
 use crate::deadline::Stdin;
 use crate::error::{Error, WAITING_FOR_CONFIG};
 use crate::files::FileError;
-use crate::http::TlsError;
+use crate::kubelet::request::RequestError;
+use crate::net::trust::TlsError;
 use crate::registry::Unreached;
-use crate::request::RequestError;
 
 pub const PULL_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
 const NOT_ECR: &str =

@@ -9,11 +9,11 @@ use crate::ahead::ThreadError;
 use crate::aws::AwsError;
 use crate::deadline::Stdin;
 use crate::duration;
-use crate::http::TlsError;
 use crate::image::ImageError;
-use crate::kubelet_config::ReadError;
-use crate::proxy::ProxyUrlError;
-use crate::request::RequestError;
+use crate::kubelet::config::ReadError;
+use crate::kubelet::request::RequestError;
+use crate::net::proxy::ProxyUrlError;
+use crate::net::trust::TlsError;
 use crate::token::TokenError;
 
 #[derive(Debug, thiserror::Error)]

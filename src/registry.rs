@@ -2,7 +2,7 @@
 //! login its challenge asks for (Basic, or a Bearer token fetched from the challenge's realm with
 //! the ECR credentials, as containerd and skopeo do), the manifest and the first layer. Used by
 //! `check` only; the kubelet path never talks to the registry. TLS trust and proxies are those
-//! of the AWS calls (`http`, `proxy`). Nothing of a response body reaches the caller but a bearer token.
+//! of the AWS calls (`net::trust`, `net::proxy`). Nothing of a response body reaches the caller but a bearer token.
 //! The node's ECR token goes only to an ECR host, over https (or to the loopback stand-in a
 //! `--registry-endpoint` names), and to a Bearer realm only on that same host or ECR Public's
 //! own token service: never to a host a tenant's image or a registry's challenge names (issue 19).
@@ -17,10 +17,10 @@ use aws_smithy_types::byte_stream::ByteStream;
 use base64::Engine as _;
 
 use crate::aws::MANIFEST_MEDIA_TYPES;
-use crate::http::Trust;
 use crate::image::{ECR_PUBLIC_HOSTS, RegistryHost, RegistryKind};
-use crate::limits::CappedConnector;
-use crate::proxy::{Proxies, Routed};
+use crate::net::limits::CappedConnector;
+use crate::net::proxy::{Proxies, Routed};
+use crate::net::trust::Trust;
 use crate::secret::Secret;
 use crate::token::RegistryLogin;
 
@@ -619,7 +619,7 @@ fn pinned_connectors(
         .iter()
         .filter_map(|(host, route)| match route {
             Route::Tls(ip, _) => {
-                let timeouts = crate::tls::Timeouts {
+                let timeouts = crate::net::tls::Timeouts {
                     connect: Some(timeout),
                     read: Some(timeout),
                 };

@@ -97,7 +97,7 @@ pub fn remember_environment_secrets(env: impl Fn(&str) -> Option<String>) {
         "all_proxy",
     ] {
         if let Some(url) = env(key) {
-            crate::proxy::remember_credentials(&url);
+            crate::net::proxy::remember_credentials(&url);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! get a token — never a host that merely contains or resembles one.
 #![no_main]
 
-use ecr_credential_provider::docker_helper;
+use ecr_credential_provider::commands::docker_helper;
 use ecr_credential_provider::image::{self, RegistryKind};
 use libfuzzer_sys::fuzz_target;
 

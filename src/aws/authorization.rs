@@ -60,7 +60,7 @@ impl Session {
             Api::Public => {
                 let config = aws_sdk_ecrpublic::config::Builder::from(&self.sdk)
                     .interceptor(AttemptRecorder(self.progress.clone()))
-                    .retry_classifier(crate::limits::NoRetryWhenTooLarge)
+                    .retry_classifier(crate::net::limits::NoRetryWhenTooLarge)
                     .build();
                 let output = aws_sdk_ecrpublic::Client::from_conf(config)
                     .get_authorization_token()

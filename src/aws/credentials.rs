@@ -180,7 +180,7 @@ pub(super) async fn assume_role(
     unsigned.set_credentials_provider(None);
     let config = aws_sdk_sts::config::Builder::from(&unsigned.build())
         .interceptor(AttemptRecorder(progress.clone()))
-        .retry_classifier(crate::limits::NoRetryWhenTooLarge)
+        .retry_classifier(crate::net::limits::NoRetryWhenTooLarge)
         .build();
     let result = aws_sdk_sts::Client::from_conf(config)
         .assume_role_with_web_identity()

@@ -11,8 +11,8 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::operation::RequestId;
 
 use crate::files::FileError;
-use crate::limits;
-use crate::proxy::ProxyFailure;
+use crate::net::limits;
+use crate::net::proxy::ProxyFailure;
 use crate::sanitize;
 
 #[derive(Debug, thiserror::Error)]

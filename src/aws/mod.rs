@@ -26,9 +26,9 @@ pub use failure::{AwsError, EndpointOverride, Failure, code_and_message, error_c
 pub use probe::{CallerIdentity, ImageLookup, MANIFEST_MEDIA_TYPES, PullThroughRule};
 
 use crate::deadline::Progress;
-use crate::http::Trust;
 use crate::image::{PrivateEcr, RegistryHost, RegistryKind};
-use crate::proxy::Proxies;
+use crate::net::proxy::Proxies;
+use crate::net::trust::Trust;
 
 /// ECR Public has one API, in us-east-1 of the aws partition.
 pub const ECR_PUBLIC_REGION: &str = "us-east-1";
@@ -64,7 +64,7 @@ pub struct Session {
     pub region: String,
     access_key_id: String,
     /// The SDK's HTTP client, for `connect_ahead`.
-    http_client: crate::proxy::RoutingClient,
+    http_client: crate::net::proxy::RoutingClient,
     timeouts: TimeoutConfig,
 }
 
@@ -121,7 +121,9 @@ impl Session {
         let http_client = settings.proxies.sdk_client(&settings.trust);
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeouts.clone())
-            .http_client(crate::limits::CappedClient::shared(http_client.shared()));
+            .http_client(crate::net::limits::CappedClient::shared(
+                http_client.shared(),
+            ));
         let (api, region) = match &registry.kind {
             RegistryKind::Private(PrivateEcr {
                 region,
@@ -283,7 +285,7 @@ impl Session {
             .use_fips(endpoint.use_fips)
             .use_dual_stack(endpoint.use_dual_stack)
             .interceptor(AttemptRecorder(self.progress.clone()))
-            .retry_classifier(crate::limits::NoRetryWhenTooLarge);
+            .retry_classifier(crate::net::limits::NoRetryWhenTooLarge);
         aws_sdk_ecr::Client::from_conf(config.build())
     }
 

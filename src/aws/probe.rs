@@ -14,7 +14,7 @@ impl Session {
             .step(format!("STS GetCallerIdentity in {}", self.region));
         let config = aws_sdk_sts::config::Builder::from(&self.sdk)
             .interceptor(AttemptRecorder(self.progress.clone()))
-            .retry_classifier(crate::limits::NoRetryWhenTooLarge)
+            .retry_classifier(crate::net::limits::NoRetryWhenTooLarge)
             .build();
         let output = aws_sdk_sts::Client::from_conf(config)
             .get_caller_identity()

@@ -21,9 +21,9 @@ use rustls::client::WebPkiServerVerifier;
 use rustls_pki_types::CertificateDer;
 
 use crate::ahead::{Ahead, Work};
-use crate::ca_bundle::{self, BundleError};
 use crate::files::{self, FileError, NamedFile, Shown};
-use crate::tls::{self, ProxyHop, Timeouts};
+use crate::net::ca_bundle::{self, BundleError};
+use crate::net::tls::{self, ProxyHop, Timeouts};
 
 pub const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
 
@@ -472,8 +472,8 @@ mod linux {
         use super::*;
 
         /// Roots rustls takes: a current one and an old version 1 one.
-        const GOOD: &[u8] = include_bytes!("../tests/data/isrg-root-x2.pem");
-        const V1: &[u8] = include_bytes!("../tests/data/v1-root.pem");
+        const GOOD: &[u8] = include_bytes!("../../tests/data/isrg-root-x2.pem");
+        const V1: &[u8] = include_bytes!("../../tests/data/v1-root.pem");
 
         fn decoded(text: &[u8]) -> Vec<Vec<u8>> {
             let mut out = Vec::new();

@@ -3,6 +3,8 @@
 //! because its debug output can carry request headers. Untraced, a warning is one
 //! `ecr-credential-provider: warning: …` line through `output`, its message only.
 
+pub mod safe_log;
+
 use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
@@ -29,7 +31,7 @@ pub fn init(setting: Option<(TraceFormat, TraceLevel)>) {
         .with_target(env!("CARGO_CRATE_NAME"), ours)
         .with_default(sdk);
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(crate::safe_log::SafeStderr {
+        .with_writer(safe_log::SafeStderr {
             json: matches!(setting, Some((TraceFormat::Json, _))),
         })
         .with_ansi(false)

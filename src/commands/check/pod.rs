@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use super::report::Steps;
 use crate::aws::{TokenClaims, WebIdentity};
+use crate::commands::get::{self, ECR_ROLE_ARN_ANNOTATION};
 use crate::diagnose::Advice;
-use crate::plugin::{self, ECR_ROLE_ARN_ANNOTATION};
 use crate::secret::Secret;
 
 /// A pod, as far as the provider sees it: its service-account token and, standing for the
@@ -41,7 +41,7 @@ pub fn role_step(
             )
         },
     );
-    match plugin::choose_role(&annotations, role_arn_env) {
+    match get::choose_role(&annotations, role_arn_env) {
         Ok(choice) => {
             let role = choice.role_arn.as_deref().unwrap_or("node credentials");
             steps.pass("role", format!("{role}, from {}{token}", choice.reason));

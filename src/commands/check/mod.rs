@@ -317,9 +317,9 @@ async fn token_step(
         None => "an unknown time (the kubelet will not cache it)".to_owned(),
         Some(at) if expired => format!(
             "{}, already past by this node's clock (the kubelet will not cache it: check the clock)",
-            crate::plugin::rfc3339(at)
+            crate::commands::get::rfc3339(at)
         ),
-        Some(at) => crate::plugin::rfc3339(at),
+        Some(at) => crate::commands::get::rfc3339(at),
     };
     steps.pass(
         "token",

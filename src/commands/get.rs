@@ -1,4 +1,5 @@
-//! One request → one response: the kubelet's path, shared by `get`. Decides which role to
+//! One request → one response: the kubelet's path (no command, or kOps's `get-credentials`),
+//! shared by `get IMAGE`, the Docker helper and `check`'s role choice. Decides which role to
 //! assume, asks AWS (through `aws`), decodes the token and shapes the answer. It never
 //! writes to stdout or stderr; tracing is the only output, and it never holds a secret.
 
@@ -13,7 +14,9 @@ use crate::deadline::Progress;
 use crate::duration;
 use crate::error::Error;
 use crate::image::{self, RegistryKind};
-use crate::request::{ApiVersion, AuthConfig, CacheKeyType, RESPONSE_KIND, Request, Response};
+use crate::kubelet::request::{
+    ApiVersion, AuthConfig, CacheKeyType, RESPONSE_KIND, Request, Response,
+};
 use crate::sanitize;
 use crate::secret::{REDACTED, Secret};
 use crate::token;

@@ -1,7 +1,9 @@
 //! `config`: print a CredentialProviderConfig for ECR, and `config check`: lint one by the
-//! kubelet's rules (`kubelet_config`) and by what ECR needs (every host form, the node role kept
+//! kubelet's rules (`kubelet::config`) and by what ECR needs (every host form, the node role kept
 //! for KEP-4412 tokens, sane cache durations). Owns its own arguments; reads files only in
 //! `run`; everything else is pure and table-tested.
+
+pub mod binary;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -12,15 +14,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::binary::{self, Binary};
 use crate::cache::CACHE_DIR_ENV;
 use crate::duration;
 use crate::error::Error;
 use crate::image::{self, RegistryKind};
-use crate::kubelet_config::{
-    self, Config, Decoded, Match, Provider, REQUEST_API_VERSIONS, SchemelessUrl,
+use crate::kubelet::config::{
+    self as kubelet_config, Config, Decoded, Match, Provider, REQUEST_API_VERSIONS, SchemelessUrl,
 };
 use crate::sanitize::is_secret_name;
+use binary::Binary;
 
 pub const PROVIDER_NAME: &str = "ecr-credential-provider";
 pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
@@ -894,14 +896,17 @@ fn lint_tokens(p: &Provider, push: &mut impl FnMut(Severity, &str, String, Optio
         .iter()
         .chain(&t.optional_service_account_annotation_keys)
         .any(|k| k == ROLE_ANNOTATION || k == "eks.amazonaws.com/role-arn");
-    let role_env = p.env.iter().any(|(k, _)| k == crate::plugin::ROLE_ARN_ENV);
+    let role_env = p
+        .env
+        .iter()
+        .any(|(k, _)| k == crate::commands::get::ROLE_ARN_ENV);
     if !listed && !role_env {
         push(
             Severity::Warning,
             "tokenAttributes",
             format!(
                 "the kubelet sends the pod's token but no role annotation, and env names no {}: the token is never used",
-                crate::plugin::ROLE_ARN_ENV
+                crate::commands::get::ROLE_ARN_ENV
             ),
             Some(format!(
                 "optionalServiceAccountAnnotationKeys: [{ROLE_ANNOTATION}]"

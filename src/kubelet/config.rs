@@ -6,8 +6,8 @@
 //! to is kept). Knows nothing of ECR.
 //!
 //! ```text
-//! let decoded = kubelet_config::read(Path::new(path))?;  // a file or a directory
-//! let config = decoded.into_result()?;                   // Err: why the kubelet refuses it
+//! let decoded = config::read(Path::new(path))?;  // a file or a directory
+//! let config = decoded.into_result()?;           // Err: why the kubelet refuses it
 //! for provider in config.providers_for(image) { /* name, args, env, api_version, … */ }
 //! ```
 
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::duration;
-use crate::yaml::{self, Node, Value};
+use crate::kubelet::yaml::{self, Node, Value};
 
 pub const CONFIG_KIND: &str = "CredentialProviderConfig";
 pub const CONFIG_GROUP: &str = "kubelet.config.k8s.io";

@@ -16,7 +16,7 @@ use crate::diagnose::{self, Advice};
 use crate::duration;
 use crate::error::{Error, WAITING_FOR_CONFIG};
 use crate::image;
-use crate::kubelet_config::{self, Config, Decoded, Provider, ReadError};
+use crate::kubelet::config::{self as kubelet_config, Config, Decoded, Provider, ReadError};
 
 /// Runs `check` as the provider `config` picks for `image`. `flags` are the check's own flags
 /// (`--registry-endpoint`, `--service-account-token-file`, `--role-arn`), passed on.

@@ -32,8 +32,8 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-use crate::http::Trust;
-use crate::tls::HttpsConnector;
+use crate::net::tls::HttpsConnector;
+use crate::net::trust::Trust;
 
 /// Variables that name a proxy, in the order they are read, per scheme.
 const HTTPS_VARS: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
@@ -208,8 +208,8 @@ impl ProxyUrl {
     }
 
     /// The first hop of a TLS route through this proxy.
-    fn hop(&self) -> crate::tls::ProxyHop {
-        crate::tls::ProxyHop {
+    fn hop(&self) -> crate::net::tls::ProxyHop {
+        crate::net::tls::ProxyHop {
             uri: self.uri.clone(),
             basic_auth: self.basic_auth.clone(),
         }
@@ -595,7 +595,7 @@ impl Routed {
         };
         slot.get_or_init(|| {
             let settings = self.settings.as_ref();
-            let timeouts = crate::tls::Timeouts {
+            let timeouts = crate::net::tls::Timeouts {
                 connect: settings.and_then(HttpConnectorSettings::connect_timeout),
                 read: settings.and_then(HttpConnectorSettings::read_timeout),
             };

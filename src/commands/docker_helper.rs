@@ -1,6 +1,6 @@
 //! Docker's side of the node: the credential-helper protocol spoken when the binary runs as
 //! `docker-credential-ecr-login` (linked or copied under that name), and the Docker config JSON
-//! of pull secrets (`get IMAGE --format dockerconfigjson`). Tokens come from `plugin::answer`,
+//! of pull secrets (`get IMAGE --format dockerconfigjson`). Tokens come from `get::answer`,
 //! the kubelet path's core, so hosts, credentials, the token cache, deadline and tracing are
 //! the same.
 //!
@@ -32,11 +32,11 @@ use tracing::{debug, warn};
 
 use crate::aws::{AwsError, Session, Settings};
 use crate::cache::Cache;
+use crate::commands::get::{self, ProviderAnswer};
 use crate::deadline::{Progress, Stdin};
 use crate::error::Error;
 use crate::image::{self, ECR_PUBLIC_HOSTS, RegistryHost, RegistryKind};
-use crate::plugin::{self, ProviderAnswer};
-use crate::request::{ApiVersion, Request};
+use crate::kubelet::request::{ApiVersion, Request};
 use crate::{app, cli, output, token, trace};
 
 /// The name Docker looks up for `"credHelpers": {HOST: "ecr-login"}` or `"credsStore": "ecr-login"`.
@@ -331,7 +331,7 @@ async fn get(
     };
     // Opened only now: a host that is not ECR costs no disk access either.
     let cache = open_cache();
-    match plugin::answer(
+    match get::answer(
         request(server_url),
         None,
         settings,
@@ -443,7 +443,7 @@ async fn own_registry(
         |registry| matches!(&registry.kind, RegistryKind::Private(ecr) if ecr.region == session.region),
     );
     if let (Some(cache), Some(registry), Some(expires_at)) = (cache, own, data.expires_at) {
-        let key = plugin::cache_key(&session, &registry.host);
+        let key = get::cache_key(&session, &registry.host);
         if let Err(error) = cache.write(&key, &data.token, expires_at, SystemTime::now()) {
             debug!(%error, "list: the token cache was not written");
         }
@@ -458,7 +458,7 @@ async fn public_registry(
     progress: &Progress,
 ) -> Result<(String, String), Error> {
     let host = ECR_PUBLIC_HOSTS[0];
-    let answer = plugin::answer(
+    let answer = get::answer(
         request(host),
         None,
         settings,
@@ -528,7 +528,7 @@ pub async fn pull_secret(
             host: registry.host,
         });
     }
-    let answer = plugin::answer(
+    let answer = get::answer(
         request(image),
         None,
         settings,

@@ -39,7 +39,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::aws::{error_chain, find_source};
-use crate::http::{Roots, Trust};
+use crate::net::trust::{Roots, Trust};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -1,0 +1,9 @@
+//! The transport: TLS trust (`trust`: the system's roots plus `AWS_CA_BUNDLE`, checked by
+//! `ca_bundle`), the HTTPS connector (`tls`), proxy routing (`proxy`) and the cap on every body
+//! (`limits`). Knows nothing of AWS: it carries requests, and says how one failed.
+
+pub mod ca_bundle;
+pub mod limits;
+pub mod proxy;
+pub mod tls;
+pub mod trust;
