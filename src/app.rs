@@ -26,6 +26,7 @@ pub fn main() -> ExitCode {
     // Before anything can be written: the keys, tokens and proxy credentials the environment
     // holds are scrubbed from every message from now on.
     crate::sanitize::remember_environment_secrets(|key| std::env::var(key).ok());
+    proxy::remember_environment_credentials(|key| std::env::var(key).ok());
     install_panic_hook();
     let mut args = std::env::args_os();
     // Installed (linked or copied) as docker-credential-ecr-login, it speaks Docker's protocol.

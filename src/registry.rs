@@ -470,7 +470,7 @@ impl RegistryClient {
             .await
             .map_err(|error| Unreached::Connect {
                 host: host.clone(),
-                cause: crate::aws::error_chain(&error),
+                cause: crate::sanitize::error_chain(&error),
                 timeout: error.is_timeout(),
             })?;
         let header = |name: &str| response.headers().get(name).map(crate::sanitize::value);

@@ -1,13 +1,16 @@
 //! Text that came from elsewhere (the request, a server, a file, the SDK) made safe to repeat:
 //! bounded, one line, control and bidi characters escaped, and every secret the process knows
 //! replaced. Errors and traces pass what they echo through here; `Secret::new` registers each
-//! secret, so "the secrets the process knows" needs no list kept by hand (issue 10).
+//! secret, so "the secrets the process knows" needs no list kept by hand (issue 10). An error's
+//! chain of sources is said here too (`error_chain`), and searched by type (`find_source`), for
+//! the transport and the AWS calls alike.
 
+use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 
-use crate::secret::REDACTED;
-
+/// What a secret is shown as, wherever it would have been.
+pub const REDACTED: &str = "** redacted **";
 /// How much of a value taken from elsewhere is repeated: an ARN, a code, a path, a host.
 pub const MAX_VALUE_CHARS: usize = 200;
 /// An AWS error message explains the denial (which action, which policy); 200 characters would
@@ -75,9 +78,9 @@ pub fn remembered_secrets() -> usize {
     SECRETS.list().len()
 }
 
-/// Remembers the secrets the environment hands the process: keys, tokens, and the credentials
-/// of a proxy URL (`http://user:password@proxy`) in every form they are sent in. `app::main`
-/// calls it first, before any message can be written.
+/// Remembers the secrets the environment hands the process: keys and tokens (a proxy URL's
+/// credentials are `net::proxy::remember_environment_credentials`'s). `app::main` calls it
+/// first, before any message can be written.
 pub fn remember_environment_secrets(env: impl Fn(&str) -> Option<String>) {
     for key in [
         "AWS_SECRET_ACCESS_KEY",
@@ -86,18 +89,6 @@ pub fn remember_environment_secrets(env: impl Fn(&str) -> Option<String>) {
     ] {
         if let Some(value) = env(key) {
             remember_secret(&value);
-        }
-    }
-    for key in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        if let Some(url) = env(key) {
-            crate::net::proxy::remember_credentials(&url);
         }
     }
 }
@@ -183,6 +174,34 @@ pub fn message(text: &str) -> String {
     bounded(&flat, MAX_MESSAGE_CHARS)
 }
 
+/// The first error of `E`'s type in `error`'s chain.
+pub fn find_source<'a, E: StdError + 'static>(
+    error: &'a (dyn StdError + 'static),
+) -> Option<&'a E> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        current = error.source();
+    }
+    None
+}
+
+/// An error and its sources, each said once: `a: b: c`.
+pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let text = error.to_string();
+        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = error.source();
+    }
+    message(&parts.join(": "))
+}
+
 /// The final safeguard before stderr: scrubbed, and nothing a terminal would act on. Parts were
 /// bounded where they were made; this keeps whatever slipped through on one line.
 pub fn last_line(text: &str) -> String {
@@ -256,18 +275,15 @@ mod tests {
     }
 
     #[test]
-    fn the_environment_secrets_include_proxy_passwords() {
+    fn the_environment_secrets_are_remembered() {
         remember_environment_secrets(|key| match key {
-            "HTTPS_PROXY" => Some("http://user:proxy-pass-0123@proxy:3128".into()),
-            "http_proxy" => Some("user:pa/ss#0123@proxy:3128".into()),
             "AWS_SESSION_TOKEN" => Some("env-session-token-0123".into()),
             _ => None,
         });
         assert_eq!(
-            message("tunnel to http://user:proxy-pass-0123@proxy with env-session-token-0123"),
-            format!("tunnel to http://{REDACTED}@proxy with {REDACTED}")
+            message("token env-session-token-0123"),
+            format!("token {REDACTED}")
         );
-        assert_eq!(message("said pa/ss#0123"), format!("said {REDACTED}"));
     }
 
     #[test]

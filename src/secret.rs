@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-pub const REDACTED: &str = "** redacted **";
+use crate::sanitize::REDACTED;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

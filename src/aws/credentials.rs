@@ -7,9 +7,10 @@ use std::time::SystemTime;
 use aws_config::SdkConfig;
 use aws_sdk_ecr::config::{Credentials, ProvideCredentials};
 
-use super::failure::{AwsError, Failure, error_chain};
+use super::failure::{AwsError, Failure};
 use super::{AttemptRecorder, ROLE_SESSION_NAME};
 use crate::deadline::Progress;
+use crate::sanitize::error_chain;
 use crate::secret::Secret;
 
 /// What a service-account token's claims say, read without verifying it: only to name the

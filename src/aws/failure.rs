@@ -13,7 +13,7 @@ use aws_sdk_ecr::operation::RequestId;
 use crate::files::FileError;
 use crate::net::limits;
 use crate::net::proxy::ProxyFailure;
-use crate::sanitize;
+use crate::sanitize::{self, error_chain, find_source};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -288,34 +288,6 @@ fn xml_tag(body: &[u8], tag: &str) -> Option<String> {
     let start = text.find(&open)? + open.len();
     let end = text[start..].find(&format!("</{tag}>"))?;
     Some(text[start..start + end].trim().to_owned()).filter(|value| !value.is_empty())
-}
-
-/// The first error of `E`'s type in `error`'s chain.
-pub(crate) fn find_source<'a, E: StdError + 'static>(
-    error: &'a (dyn StdError + 'static),
-) -> Option<&'a E> {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if let Some(found) = error.downcast_ref::<E>() {
-            return Some(found);
-        }
-        current = error.source();
-    }
-    None
-}
-
-/// An error and its sources, each said once: `a: b: c`.
-pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(error);
-    while let Some(error) = current {
-        let text = error.to_string();
-        if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        current = error.source();
-    }
-    one_line(&parts.join(": "))
 }
 
 /// Messages come from servers and chains of errors: keep them to one bounded line.

@@ -21,8 +21,7 @@ use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 
 pub use authorization::AuthorizationData;
 pub use credentials::{TokenClaims, WebIdentity};
-pub(crate) use failure::find_source;
-pub use failure::{AwsError, EndpointOverride, Failure, code_and_message, error_chain};
+pub use failure::{AwsError, EndpointOverride, Failure, code_and_message};
 pub use probe::{CallerIdentity, ImageLookup, MANIFEST_MEDIA_TYPES, PullThroughRule};
 
 use crate::deadline::Progress;

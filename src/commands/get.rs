@@ -18,7 +18,8 @@ use crate::kubelet::request::{
     ApiVersion, AuthConfig, CacheKeyType, RESPONSE_KIND, Request, Response,
 };
 use crate::sanitize;
-use crate::secret::{REDACTED, Secret};
+use crate::sanitize::REDACTED;
+use crate::secret::Secret;
 use crate::token;
 
 /// Upstream's annotation for the role to assume with a service-account token.

@@ -103,6 +103,24 @@ pub fn remember_credentials(value: &str) {
     crate::sanitize::remember_secret(&basic);
 }
 
+/// Remembers the credentials of every proxy URL the environment holds (see
+/// `remember_credentials`); `ALL_PROXY` too, which is never read but could be echoed.
+/// `app::main` calls it first, with `sanitize::remember_environment_secrets`.
+pub fn remember_environment_credentials(env: impl Fn(&str) -> Option<String>) {
+    for key in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        if let Some(url) = env(key) {
+            remember_credentials(&url);
+        }
+    }
+}
+
 /// The `Proxy-Authorization` value for a URL's `user:password`, decoded as Go and hyper do.
 fn basic_auth(userinfo: &str) -> String {
     use base64::Engine as _;
@@ -779,7 +797,7 @@ impl ProxyFailure {
         if error.is_timeout() {
             return error;
         }
-        let text = crate::aws::error_chain(&error);
+        let text = crate::sanitize::error_chain(&error);
         let kind = if text.contains("proxy authorization required") {
             FailureKind::Refused {
                 status: Some(407),
@@ -892,6 +910,21 @@ mod tests {
             .collect();
         Proxies::from_env(|key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
             .unwrap()
+    }
+
+    #[test]
+    fn the_environments_proxy_passwords_are_remembered() {
+        use crate::sanitize::{REDACTED, message};
+        remember_environment_credentials(|key| match key {
+            "HTTPS_PROXY" => Some("http://user:proxy-pass-0123@proxy:3128".into()),
+            "http_proxy" => Some("user:pa/ss#0123@proxy:3128".into()),
+            _ => None,
+        });
+        assert_eq!(
+            message("tunnel to http://user:proxy-pass-0123@proxy"),
+            format!("tunnel to http://{REDACTED}@proxy")
+        );
+        assert_eq!(message("said pa/ss#0123"), format!("said {REDACTED}"));
     }
 
     #[track_caller]

@@ -38,8 +38,8 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureSch
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::aws::{error_chain, find_source};
 use crate::net::trust::{Roots, Trust};
+use crate::sanitize::{error_chain, find_source};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

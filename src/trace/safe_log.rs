@@ -156,6 +156,6 @@ mod tests {
         let cleaned: serde_json::Value =
             serde_json::from_str(&clean_event(event, true, true)).unwrap();
         assert_eq!(cleaned["error"], "x");
-        assert_eq!(cleaned["token"], crate::secret::REDACTED);
+        assert_eq!(cleaned["token"], crate::sanitize::REDACTED);
     }
 }
