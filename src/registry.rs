@@ -623,7 +623,7 @@ fn pinned_connectors(
                     connect: Some(timeout),
                     read: Some(timeout),
                 };
-                let connector = trust.pinned_https_connector(*ip, timeouts);
+                let connector = crate::net::tls::pinned(trust.clone(), *ip, timeouts);
                 Some((host.clone(), CappedConnector(connector)))
             }
             _ => None,

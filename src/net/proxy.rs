@@ -617,8 +617,7 @@ impl Routed {
                 connect: settings.and_then(HttpConnectorSettings::connect_timeout),
                 read: settings.and_then(HttpConnectorSettings::read_timeout),
             };
-            self.trust
-                .https_connector(proxy.map(ProxyUrl::hop), timeouts)
+            crate::net::tls::connector(self.trust.clone(), proxy.map(ProxyUrl::hop), timeouts)
         })
     }
 

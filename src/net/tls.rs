@@ -5,7 +5,7 @@
 //! it builds, through a constant-time decoder made for private keys: with our check of the
 //! same bundle before it, two thirds of an HTTPS run's CPU (issue 11). Here the roots are
 //! decoded once, into one webpki verifier, and not waited for until the server's certificate
-//! is there to check (`RootsWhenNeeded`, `AfterRoots`). Plain-http routes keep the SDK's
+//! is there to check (`trust::RootsWhenNeeded`, `AfterRoots`). Plain-http routes keep the SDK's
 //! connector.
 //!
 //! Errors keep the shapes the SDK's connector gives them, which `proxy::ProxyFailure` and
@@ -32,10 +32,7 @@ use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector as Tcp};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::{VerifierBuilderError, WebPkiServerVerifier};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::net::trust::{Roots, Trust};
@@ -119,6 +116,22 @@ pub fn with_resolver<R: Resolve>(
         }),
         read_timeout: timeouts.read,
     }
+}
+
+/// A direct https connector whose names all resolve to `ip`: for the test-only host
+/// routes of debug builds (see `registry`).
+#[cfg(debug_assertions)]
+pub(crate) fn pinned(
+    trust: Trust,
+    ip: std::net::IpAddr,
+    timeouts: Timeouts,
+) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+    aws_smithy_runtime_api::client::http::SharedHttpConnector::new(with_resolver(
+        trust,
+        None,
+        timeouts,
+        Pinned(ip),
+    ))
 }
 
 /// Sends each request over a TLS connection of its own making.
@@ -512,97 +525,6 @@ impl hyper::rt::Write for TlsConn {
     }
 }
 
-/// The TLS settings every connection uses: the SDK's cipher suites (TLS 1.3 and ECDHE
-/// AES-GCM / ChaCha20 for TLS 1.2) on aws-lc, `roots`, HTTP/1.1.
-pub(crate) fn client_config(roots: Arc<Roots>) -> Result<ClientConfig, rustls::Error> {
-    use rustls::CipherSuite as Suite;
-    let wanted = [
-        Suite::TLS13_AES_256_GCM_SHA384,
-        Suite::TLS13_AES_128_GCM_SHA256,
-        Suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        Suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        Suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        Suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        Suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    ];
-    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
-    provider
-        .cipher_suites
-        .retain(|suite| wanted.contains(&suite.suite()));
-    let verifier = RootsWhenNeeded {
-        roots,
-        algorithms: provider.signature_verification_algorithms,
-    };
-    let mut config = ClientConfig::builder_with_provider(Arc::new(provider))
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-/// What `with_root_certificates(roots)` would check, with the same words: webpki's checks
-/// against `roots`, and an empty store trusts no certificate (`UnknownIssuer`).
-pub fn verifier(roots: rustls::RootCertStore) -> Result<Arc<WebPkiServerVerifier>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-        .build()
-        .map_err(|error| match error {
-            VerifierBuilderError::NoRootAnchors => CertificateError::UnknownIssuer.into(),
-            other => rustls::Error::General(other.to_string()),
-        })
-}
-
-/// The server certificate verifier of `client_config`: the roots' webpki verifier, asked
-/// for only when the server's certificate is there. The handshake signatures need no roots.
-#[derive(Debug)]
-struct RootsWhenNeeded {
-    roots: Arc<Roots>,
-    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for RootsWhenNeeded {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.roots.verifier()?.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        )
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
 /// A stream whose reads wait, without blocking the runtime, until the roots are ready: a
 /// handshake sends its hello at once and reads the server's certificate, which comes in the
 /// answer, only when `RootsWhenNeeded` can check it at once. The roots are read while the
@@ -712,14 +634,5 @@ mod tests {
                 "a read did not wait for the roots"
             );
         });
-    }
-
-    #[test]
-    fn an_empty_root_store_trusts_no_certificate_in_rustls_words() {
-        let error = verifier(rustls::RootCertStore::empty()).unwrap_err();
-        assert_eq!(
-            error,
-            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
-        );
     }
 }

@@ -1,8 +1,9 @@
-//! The HTTP clients: TLS over aws-lc with the system's roots plus, when `AWS_CA_BUNDLE` names
-//! one, a PEM bundle (the Go SDK, and so upstream, honours it; the Rust SDK does not). One
-//! setup for the AWS calls and the registry probe; `proxy` decides which requests go through
-//! a proxy. TLS routes get `tls::HttpsConnector` over one verifier built once per run (`Roots`);
-//! plain-http routes (metadata, container credentials) the SDK's connector, without roots.
+//! The trust of every TLS connection: the system's roots plus, when `AWS_CA_BUNDLE` names one,
+//! a PEM bundle (the Go SDK, and so upstream, honours it; the Rust SDK does not), made into one
+//! verifier per run (`Roots`) and the TLS settings over it (`client_config`), for the AWS calls
+//! and the registry probe alike. TLS routes use them through `tls::HttpsConnector`; plain-http
+//! routes (metadata, container credentials) get the SDK's connector, without roots
+//! (`sdk_connector`); `proxy` decides which requests go through a proxy.
 //!
 //! On Linux the system roots come from the distribution's CA bundle, read once (the SDK's own
 //! loader reads that bundle and then every file of the certificate directory, which holds the
@@ -15,15 +16,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self as sdk_tls, TlsContext, TrustStore};
 use aws_smithy_http_client::{Connector, ConnectorBuilder};
-#[cfg(debug_assertions)]
-use aws_smithy_runtime_api::client::http::SharedHttpConnector;
-use rustls::client::WebPkiServerVerifier;
-use rustls_pki_types::CertificateDer;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{VerifierBuilderError, WebPkiServerVerifier};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::ahead::{Ahead, Work};
 use crate::files::{self, FileError, NamedFile, Shown};
 use crate::net::ca_bundle::{self, BundleError};
-use crate::net::tls::{self, ProxyHop, Timeouts};
 
 pub const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
 
@@ -65,7 +65,7 @@ impl Roots {
                 store.add_parsable_certificates(system.iter().map(|der| der.as_ref().into()));
                 store
                     .add_parsable_certificates(self.bundle.iter().map(|der| der.as_slice().into()));
-                tls::verifier(store)
+                verifier(store)
             })
             .clone()
     }
@@ -110,7 +110,7 @@ impl Trust {
     pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
         self.config
             .get_or_init(|| {
-                tls::client_config(Arc::clone(&self.roots))
+                client_config(Arc::clone(&self.roots))
                     .map(Arc::new)
                     .map_err(|error| format!("cannot set up TLS: {error}"))
             })
@@ -119,16 +119,6 @@ impl Trust {
 
     pub(crate) fn roots(&self) -> &Arc<Roots> {
         &self.roots
-    }
-
-    /// A connector for https:// requests, through `proxy` if one is given. Cheap: the roots
-    /// are read when its first connection is made.
-    pub(crate) fn https_connector(
-        &self,
-        proxy: Option<ProxyHop>,
-        timeouts: Timeouts,
-    ) -> tls::HttpsConnector {
-        tls::connector(self.clone(), proxy, timeouts)
     }
 
     /// The SDK's connector, for http:// requests through `proxy` (or nothing: `disabled`).
@@ -168,21 +158,96 @@ impl Trust {
             .tls_context(context)
             .build())
     }
+}
 
-    /// A direct https connector whose names all resolve to `ip`: for the test-only host
-    /// routes of debug builds (see `registry`).
-    #[cfg(debug_assertions)]
-    pub(crate) fn pinned_https_connector(
+/// The TLS settings every connection uses: the SDK's cipher suites (TLS 1.3 and ECDHE
+/// AES-GCM / ChaCha20 for TLS 1.2) on aws-lc, `roots`, HTTP/1.1.
+pub(crate) fn client_config(roots: Arc<Roots>) -> Result<ClientConfig, rustls::Error> {
+    use rustls::CipherSuite as Suite;
+    let wanted = [
+        Suite::TLS13_AES_256_GCM_SHA384,
+        Suite::TLS13_AES_128_GCM_SHA256,
+        Suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        Suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        Suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        Suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        Suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider
+        .cipher_suites
+        .retain(|suite| wanted.contains(&suite.suite()));
+    let verifier = RootsWhenNeeded {
+        roots,
+        algorithms: provider.signature_verification_algorithms,
+    };
+    let mut config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// What `with_root_certificates(roots)` would check, with the same words: webpki's checks
+/// against `roots`, and an empty store trusts no certificate (`UnknownIssuer`).
+pub fn verifier(roots: rustls::RootCertStore) -> Result<Arc<WebPkiServerVerifier>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|error| match error {
+            VerifierBuilderError::NoRootAnchors => CertificateError::UnknownIssuer.into(),
+            other => rustls::Error::General(other.to_string()),
+        })
+}
+
+/// The server certificate verifier of `client_config`: the roots' webpki verifier, asked
+/// for only when the server's certificate is there. The handshake signatures need no roots.
+#[derive(Debug)]
+struct RootsWhenNeeded {
+    roots: Arc<Roots>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for RootsWhenNeeded {
+    fn verify_server_cert(
         &self,
-        ip: std::net::IpAddr,
-        timeouts: Timeouts,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(tls::with_resolver(
-            self.clone(),
-            None,
-            timeouts,
-            tls::Pinned(ip),
-        ))
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.roots.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
     }
 }
 
@@ -618,5 +683,19 @@ mod linux {
                 roots.add_parsable_certificates(certificates.into_iter().map(CertificateDer::from));
             assert_eq!((taken, skipped), (2, 2));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_root_store_trusts_no_certificate_in_rustls_words() {
+        let error = verifier(rustls::RootCertStore::empty()).unwrap_err();
+        assert_eq!(
+            error,
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+        );
     }
 }
