@@ -4,8 +4,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_ecr::operation::RequestId;
 
+use super::attempts::AttemptRecorder;
 use super::failure::AwsError;
-use super::{Api, AttemptRecorder, Session};
+use super::session::{Api, Session};
 use crate::secret::Secret;
 
 #[derive(Debug)]

@@ -7,53 +7,14 @@ use std::time::SystemTime;
 use aws_config::SdkConfig;
 use aws_sdk_ecr::config::{Credentials, ProvideCredentials};
 
+use super::attempts::AttemptRecorder;
 use super::failure::{AwsError, Failure};
-use super::{AttemptRecorder, ROLE_SESSION_NAME};
+use super::web_identity::{TokenClaims, WebIdentity};
 use crate::deadline::Progress;
 use crate::sanitize::error_chain;
-use crate::secret::Secret;
 
-/// What a service-account token's claims say, read without verifying it: only to name the
-/// issuer, subject and audience a role's trust policy must match. None of them is secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TokenClaims {
-    pub issuer: String,
-    pub subject: String,
-    pub audiences: Vec<String>,
-}
-
-impl TokenClaims {
-    /// The claims of a JWT, or `None` for a token that is not one.
-    pub fn of(token: &str) -> Option<Self> {
-        use base64::Engine as _;
-        let payload = token.split('.').nth(1)?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
-            .ok()?;
-        let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        let text = |key: &str| json[key].as_str().unwrap_or_default().to_owned();
-        let audiences = match &json["aud"] {
-            serde_json::Value::String(one) => vec![one.clone()],
-            serde_json::Value::Array(many) => many
-                .iter()
-                .filter_map(|a| a.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
-        Some(Self {
-            issuer: text("iss"),
-            subject: text("sub"),
-            audiences,
-        })
-    }
-}
-
-/// A role to assume with the pod's service-account token (KEP-4412).
-#[derive(Debug)]
-pub struct WebIdentity {
-    pub role_arn: String,
-    pub token: Secret,
-}
+/// The session name upstream gives the role it assumes with a service-account token.
+const ROLE_SESSION_NAME: &str = "ecr-credential-provider";
 
 /// A misspelt AWS_PROFILE is an error, as in Go's SDK. Rust's chain would otherwise move on
 /// to instance metadata and pull with the node's role, saying nothing (issue 14).

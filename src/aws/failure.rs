@@ -34,7 +34,7 @@ pub enum AwsError {
         region: String,
         failure: Failure,
         /// The token's issuer, subject and audience, for the trust-policy fix.
-        claims: Option<super::credentials::TokenClaims>,
+        claims: Option<super::web_identity::TokenClaims>,
     },
     #[error(
         "{service} GetAuthorizationToken in {region} with {credential_source} credentials failed: {failure}"

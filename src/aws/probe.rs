@@ -2,8 +2,9 @@
 //! they may do what a pull does (ECR BatchGetImage, GetDownloadUrlForLayer), and which
 //! pull-through cache rule would create a repository that does not exist yet.
 
+use super::attempts::AttemptRecorder;
 use super::failure::{Failure, one_line};
-use super::{AttemptRecorder, Session};
+use super::session::Session;
 use crate::image::Reference;
 use crate::sanitize;
 
