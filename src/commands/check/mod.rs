@@ -22,7 +22,7 @@ use crate::aws::{AwsError, CallerIdentity, Session, Settings};
 use crate::deadline::Progress;
 use crate::diagnose::{self, Advice, Endpoint, Place};
 use crate::error::Error;
-use crate::image::{self, PrivateEcr, Reference, RegistryHost, RegistryKind};
+use crate::image::{self, Reference, RegistryHost, RegistryKind};
 use crate::registry::RegistryClient;
 use crate::token::{self, RegistryLogin};
 use budget::{Budget, Timed};
@@ -377,13 +377,6 @@ fn registry_endpoint(kind: &RegistryKind) -> Endpoint {
     }
 }
 
-fn repository_arn(ecr: &PrivateEcr, repository: &str) -> String {
-    format!(
-        "arn:{}:ecr:{}:{}:repository/{repository}",
-        ecr.partition, ecr.region, ecr.registry_id
-    )
-}
-
 fn pull_fix(
     kind: &RegistryKind,
     reference: &Reference,
@@ -393,7 +386,7 @@ fn pull_fix(
         return None;
     };
     Some(diagnose::pull_fix(
-        &repository_arn(ecr, &reference.repository),
+        &repository::repository_arn(ecr, &reference.repository),
         &ecr.registry_id,
         caller,
     ))

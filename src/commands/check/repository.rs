@@ -4,7 +4,6 @@
 
 use super::budget::{Budget, Timed};
 use super::report::Steps;
-use super::repository_arn;
 use crate::aws::{CallerIdentity, ImageLookup, Session};
 use crate::deadline::Progress;
 use crate::diagnose::{self, Advice, Endpoint, Place};
@@ -215,4 +214,12 @@ impl Repository<'_> {
             }
         }
     }
+}
+
+/// The ARN of `repository` in the registry `ecr`: what a policy names.
+pub(super) fn repository_arn(ecr: &PrivateEcr, repository: &str) -> String {
+    format!(
+        "arn:{}:ecr:{}:{}:repository/{repository}",
+        ecr.partition, ecr.region, ecr.registry_id
+    )
 }
