@@ -1,23 +1,21 @@
 //! argv → command → run → exit code. The only place that decides the exit code; `output` is
 //! the only place that prints. Every end is clean: a deadline, a signal (SIGTERM, SIGINT,
-//! SIGHUP; Ctrl-C elsewhere) or a panic ends the run with exit 1 and one line on stderr.
+//! SIGHUP; Ctrl-C elsewhere; both watched by `runtime`) or a panic ends the run with exit 1
+//! and one line on stderr.
 
-use std::future::Future;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::pin::pin;
 use std::process::ExitCode;
-use std::task::Poll;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use crate::ahead::{self, Ahead};
-use crate::cache::Cache;
+use crate::ahead;
 use crate::cli::{self, Command, GetFormat};
 use crate::commands::{check, config, docker_helper, get};
 use crate::deadline::{Progress, Stdin};
 use crate::error::Error;
-use crate::kubelet::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
+use crate::kubelet::request::{self, ApiVersion, Request};
 use crate::net::{proxy, trust};
+use crate::runtime::{STDIN, block_on, ca_bundle_path, open_cache, read_stdin};
 use crate::secret::Secret;
 use crate::{aws, files, image, output, trace};
 
@@ -44,7 +42,7 @@ pub fn main() -> ExitCode {
         Command::Help(topic) => Some(cli::help(*topic)),
         Command::Version => Some(format!(
             "{} version v{}",
-            output::PROGRAM,
+            cli::PROGRAM,
             env!("CARGO_PKG_VERSION")
         )),
         Command::Config(args) => {
@@ -126,49 +124,6 @@ fn start_reading_ahead(cli: &cli::Cli) {
     }
 }
 
-fn ca_bundle_path() -> Option<PathBuf> {
-    std::env::var_os(trust::CA_BUNDLE_ENV)
-        .filter(|path| !path.is_empty())
-        .map(PathBuf::from)
-}
-
-/// Runs `work` on a current-thread runtime under the run's deadline and signals, with the AWS
-/// settings every call uses.
-pub(crate) fn block_on<T, F, Fut>(timeout: Duration, work: F) -> Result<T, Error>
-where
-    F: FnOnce(aws::Settings, Progress) -> Fut,
-    Fut: Future<Output = Result<T, Error>>,
-{
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Startup)?;
-    let progress = Progress::default();
-    let result = runtime.block_on(with_deadline(timeout, &progress, async {
-        work(settings(timeout).await?, progress.clone()).await
-    }));
-    // Dropping the runtime waits for its blocking tasks (a DNS lookup that hangs, say); the
-    // work is done, so nothing may hold the exit now.
-    std::mem::forget(runtime);
-    result
-}
-
-async fn settings(timeout: Duration) -> Result<aws::Settings, Error> {
-    // Taken as the run starts, before anything else can take time.
-    let started = tokio::time::Instant::now();
-    let deadline = started.checked_add(timeout).unwrap_or(started);
-    // A third of the deadline per attempt leaves room for the SDK's retries.
-    let attempt_timeout = (timeout / 3).max(Duration::from_millis(500)).min(timeout);
-    let trust = trust::Trust::load(ca_bundle_path().as_deref()).await?;
-    let proxies = proxy::Proxies::from_env(|key| std::env::var(key).ok())?;
-    Ok(aws::Settings {
-        attempt_timeout,
-        deadline,
-        trust,
-        proxies,
-    })
-}
-
 fn fail(error: &Error) -> ExitCode {
     output::error(error);
     ExitCode::from(error.exit_code())
@@ -218,66 +173,6 @@ impl Outcome {
             stdout,
             success: true,
         }
-    }
-}
-
-async fn with_deadline<T>(
-    timeout: Duration,
-    progress: &Progress,
-    work: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    let mut work = pin!(tokio::time::timeout(timeout, work));
-    let mut signal = pin!(signal());
-    std::future::poll_fn(|context| {
-        if let Poll::Ready(signal) = signal.as_mut().poll(context) {
-            return Poll::Ready(Err(Error::Interrupted {
-                signal,
-                waiting_for: progress.describe(),
-            }));
-        }
-        work.as_mut().poll(context).map(|result| {
-            result.unwrap_or_else(|_| {
-                Err(Error::Timeout {
-                    after: timeout,
-                    waiting_for: progress.describe(),
-                    stdin: progress.stdin(),
-                    answer_started: progress.answer_started(),
-                })
-            })
-        })
-    })
-    .await
-}
-
-/// The first of SIGTERM (the kubelet giving up), SIGINT and SIGHUP; never, if none can be
-/// watched. Registered when first polled, at the start of the run.
-#[cfg(unix)]
-async fn signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut watched: Vec<_> = [
-        (SignalKind::terminate(), "SIGTERM"),
-        (SignalKind::interrupt(), "SIGINT"),
-        (SignalKind::hangup(), "SIGHUP"),
-    ]
-    .into_iter()
-    .filter_map(|(kind, name)| signal(kind).ok().map(|stream| (stream, name)))
-    .collect();
-    std::future::poll_fn(|context| {
-        for (stream, name) in &mut watched {
-            if stream.poll_recv(context).is_ready() {
-                return Poll::Ready(*name);
-            }
-        }
-        Poll::Pending
-    })
-    .await
-}
-
-#[cfg(not(unix))]
-async fn signal() -> &'static str {
-    match tokio::signal::ctrl_c().await {
-        Ok(()) => "Ctrl-C",
-        Err(_) => std::future::pending().await,
     }
 }
 
@@ -420,20 +315,6 @@ async fn run_check(
     })
 }
 
-/// The shared token cache, if asked for; a directory that cannot be used costs the cache,
-/// never the pull.
-pub(crate) fn open_cache(dir: Option<&std::path::Path>) -> Option<Cache> {
-    let dir = dir?;
-    Cache::open(dir)
-        .inspect_err(|error| {
-            tracing::warn!(
-                "the token cache directory {} is not usable ({error}); going on without the cache",
-                dir.display()
-            );
-        })
-        .ok()
-}
-
 /// A service-account token file, as a projected volume holds it (one line, maybe a newline),
 /// checked and read as every file the provider reads: never a FIFO or a device, never more
 /// than a token's size, on a thread the deadline can abandon.
@@ -457,25 +338,6 @@ async fn read_token(path: &str) -> Result<Secret, Error> {
         });
     }
     Ok(Secret::new(token))
-}
-
-/// stdin, read ahead from the start of a `provide` run (see `ahead`).
-static STDIN: Ahead<(), std::io::Result<Vec<u8>>> =
-    Ahead::new("stdin", "read stdin", read_all_stdin);
-
-/// Reads stdin on a thread of its own, so the deadline still holds if the writer never closes it.
-pub(crate) async fn read_stdin() -> Result<Vec<u8>, Error> {
-    STDIN.result(&()).await?.map_err(Error::ReadStdin)
-}
-
-fn read_all_stdin((): ()) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    let limit = u64::try_from(MAX_REQUEST_BYTES + 1).unwrap_or(u64::MAX);
-    std::io::stdin()
-        .lock()
-        .take(limit)
-        .read_to_end(&mut bytes)
-        .map(|_| bytes)
 }
 
 #[cfg(test)]

@@ -35,7 +35,6 @@ use crate::token;
 
 use dir::Dir;
 
-pub const CACHE_DIR_ENV: &str = "ECR_CREDENTIAL_PROVIDER_CACHE_DIR";
 /// A cached token is never answered with when less than this is left of its life: the
 /// kubelet still has to pull with it.
 pub const SAFE_MARGIN: Duration = Duration::from_secs(30 * 60);

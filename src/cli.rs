@@ -11,16 +11,24 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cache::CACHE_DIR_ENV;
-use crate::commands::docker_helper::{
-    DISABLE_CACHE_ENV, ECR_LOGIN_CACHE_DIR_ENV, IGNORE_STORAGE_ENV,
-};
 use crate::deadline::{DEFAULT_TIMEOUT, TIMEOUT_ENV};
 use crate::duration;
 use crate::error::Error;
-use crate::output::PROGRAM;
 
+/// The program's name, as every line it writes to stderr begins.
+pub const PROGRAM: &str = "ecr-credential-provider";
 pub const TRACE_ENV: &str = "ECR_CREDENTIAL_PROVIDER_TRACE";
+pub const CACHE_DIR_ENV: &str = "ECR_CREDENTIAL_PROVIDER_CACHE_DIR";
+/// The name this binary answers to as Docker's credential helper (see `commands::docker_helper`);
+/// Docker looks it up for `"credHelpers": {HOST: "ecr-login"}` or `"credsStore": "ecr-login"`.
+pub const HELPER_NAME: &str = "docker-credential-ecr-login";
+/// amazon-ecr-credential-helper's switch that makes `store` and `erase` succeed, doing nothing,
+/// so `docker login`/`logout` work with `"credsStore": "ecr-login"`.
+pub const IGNORE_STORAGE_ENV: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
+/// amazon-ecr-credential-helper's switch: any value but the empty one turns its cache off.
+pub const DISABLE_CACHE_ENV: &str = "AWS_ECR_DISABLE_CACHE";
+/// amazon-ecr-credential-helper's cache directory, `~/.ecr` when unset or empty.
+pub const ECR_LOGIN_CACHE_DIR_ENV: &str = "AWS_ECR_CACHE_DIR";
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The kubelet kills a provider after this, whatever the provider's own deadline.
 pub const KUBELET_LIMIT: Duration = Duration::from_secs(60);
@@ -1035,7 +1043,7 @@ pub fn man_page() -> String {
     let _ = writeln!(
         out,
         "\\fB{}\\fR get|list|store|erase|version",
-        escape(crate::commands::docker_helper::NAME)
+        escape(HELPER_NAME)
     );
     out.push_str(".fi\n.SH DESCRIPTION\n");
     for spec in COMMANDS {
@@ -1068,7 +1076,7 @@ pub fn man_page() -> String {
     let _ = write!(
         out,
         ".SS {}\n{}\n",
-        escape(crate::commands::docker_helper::NAME),
+        escape(HELPER_NAME),
         escape(HELPER_ABOUT)
     );
     out.push_str(".SH OPTIONS\n");

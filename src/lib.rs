@@ -18,6 +18,7 @@ pub mod kubelet;
 pub mod net;
 pub mod output;
 pub mod registry;
+pub mod runtime;
 pub mod sanitize;
 pub mod secret;
 pub mod token;

@@ -8,10 +8,10 @@ use std::io::{self, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::cli::PROGRAM;
 use crate::diagnose;
 use crate::error::Error;
 
-pub const PROGRAM: &str = "ecr-credential-provider";
 /// A warning is one line of a readable length, whatever it quotes.
 const MAX_WARNING: usize = 400;
 

@@ -32,15 +32,16 @@ use tracing::{debug, warn};
 
 use crate::aws::{AwsError, Session, Settings};
 use crate::cache::Cache;
+use crate::cli::{
+    self, DISABLE_CACHE_ENV, ECR_LOGIN_CACHE_DIR_ENV, HELPER_NAME, IGNORE_STORAGE_ENV, PROGRAM,
+};
 use crate::commands::get::{self, ProviderAnswer};
 use crate::deadline::{Progress, Stdin};
 use crate::error::Error;
 use crate::image::{self, ECR_PUBLIC_HOSTS, RegistryHost, RegistryKind};
 use crate::kubelet::request::{ApiVersion, Request};
-use crate::{app, cli, output, token, trace};
+use crate::{output, runtime, token, trace};
 
-/// The name Docker looks up for `"credHelpers": {HOST: "ecr-login"}` or `"credsStore": "ecr-login"`.
-pub const NAME: &str = "docker-credential-ecr-login";
 /// The text docker and containers/image look for to fall back to anonymous access.
 pub const NOT_FOUND: &str = "credentials not found in native keychain";
 pub const MISSING_SERVER_URL: &str = "no credentials server URL";
@@ -48,13 +49,6 @@ pub const MISSING_USERNAME: &str = "no credentials username";
 /// amazon-ecr-credential-helper's answer to `store` and `erase`: credentials docker hands over
 /// are never kept (ECR tokens are fetched, and cached, by the helper itself).
 pub const NOT_IMPLEMENTED: &str = "not implemented";
-/// amazon-ecr-credential-helper's switch that makes `store` and `erase` succeed, doing nothing,
-/// so `docker login`/`logout` work with `"credsStore": "ecr-login"`.
-pub const IGNORE_STORAGE_ENV: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
-/// amazon-ecr-credential-helper's switch: any value but the empty one turns its cache off.
-pub const DISABLE_CACHE_ENV: &str = "AWS_ECR_DISABLE_CACHE";
-/// amazon-ecr-credential-helper's cache directory, `~/.ecr` when unset or empty.
-pub const ECR_LOGIN_CACHE_DIR_ENV: &str = "AWS_ECR_CACHE_DIR";
 const DEFAULT_CACHE_DIR: &str = "~/.ecr";
 
 /// Whether `program` (`argv[0]`) is this helper's name, with or without a directory and `.exe`.
@@ -68,7 +62,7 @@ pub fn is_invoked_as(program: &OsStr) -> bool {
         }
         _ => name,
     };
-    stem == NAME
+    stem == HELPER_NAME
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +95,7 @@ fn action(args: &[OsString]) -> Action {
 }
 
 fn usage() -> String {
-    format!("Usage: {NAME} <store|get|erase|list|version>")
+    format!("Usage: {HELPER_NAME} <store|get|erase|list|version>")
 }
 
 /// What one action answers: text for stdout and whether it succeeded.
@@ -120,11 +114,13 @@ pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
         Action::Usage => Ok(Reply::Refused(usage())),
         Action::Help => Ok(Reply::Done(usage())),
         Action::Version => Ok(Reply::Done(format!(
-            "{NAME} ({}) v{}",
-            output::PROGRAM,
+            "{HELPER_NAME} ({}) v{}",
+            PROGRAM,
             env!("CARGO_PKG_VERSION")
         ))),
-        Action::Unknown(action) => Ok(Reply::Refused(format!("{NAME}: unknown action: {action}"))),
+        Action::Unknown(action) => Ok(Reply::Refused(format!(
+            "{HELPER_NAME}: unknown action: {action}"
+        ))),
         action => serve(action),
     };
     let (text, code) = match reply {
@@ -172,10 +168,13 @@ fn serve(action: Action) -> Result<Reply, Error> {
             },
         ))
     };
-    app::block_on(settings.timeout, |aws, progress| async move {
+    runtime::block_on(settings.timeout, |aws, progress| async move {
         let stdin = || {
-            progress.reading_stdin(format!("the input of {NAME} on stdin"), Stdin::DockerClient);
-            app::read_stdin()
+            progress.reading_stdin(
+                format!("the input of {HELPER_NAME} on stdin"),
+                Stdin::DockerClient,
+            );
+            runtime::read_stdin()
         };
         match action {
             Action::Get => get(&server_url(&stdin().await?), &aws, open_cache, &progress).await,
@@ -289,7 +288,7 @@ fn home_dir(
 /// The cache in `dir`, if it can be used; `None` goes on without it, saying why as `dir` says.
 fn open_cache(dir: CacheDir) -> Option<Cache> {
     match dir {
-        CacheDir::Named(path) => app::open_cache(Some(&path)),
+        CacheDir::Named(path) => runtime::open_cache(Some(&path)),
         CacheDir::Default(path) => Cache::open(&path)
             .inspect_err(|error| {
                 debug!(

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cache::CACHE_DIR_ENV;
+use crate::cli::CACHE_DIR_ENV;
 use crate::duration;
 use crate::error::Error;
 use crate::image::{self, RegistryKind};
