@@ -15,12 +15,12 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 /// A piece of work for a thread `in_turn` starts.
-pub type Work = Box<dyn FnOnce() + Send>;
+pub(crate) type Work = Box<dyn FnOnce() + Send>;
 
 /// Work that no thread did: the system would not start one (its limit on processes and
 /// threads: a pids cgroup's `pids.max`, `ulimit -u`), or the thread ended without a result.
 #[derive(Debug, thiserror::Error)]
-pub enum ThreadError {
+pub(crate) enum ThreadError {
     #[error("could not start a thread to {purpose}: {source}")]
     Start {
         purpose: &'static str,
@@ -33,7 +33,7 @@ pub enum ThreadError {
 /// The result of one piece of work done ahead, for one `key` (the path it reads, say), taken
 /// once. The work is `compute(key)`, on a thread named `name` when it is not done ahead;
 /// `purpose` says what it does, for an error.
-pub struct Ahead<K, T> {
+pub(crate) struct Ahead<K, T> {
     name: &'static str,
     purpose: &'static str,
     compute: fn(K) -> T,
@@ -41,7 +41,11 @@ pub struct Ahead<K, T> {
 }
 
 impl<K: Clone + PartialEq + Send + 'static, T: Send + 'static> Ahead<K, T> {
-    pub const fn new(name: &'static str, purpose: &'static str, compute: fn(K) -> T) -> Self {
+    pub(crate) const fn new(
+        name: &'static str,
+        purpose: &'static str,
+        compute: fn(K) -> T,
+    ) -> Self {
         Self {
             name,
             purpose,
@@ -51,7 +55,7 @@ impl<K: Clone + PartialEq + Send + 'static, T: Send + 'static> Ahead<K, T> {
     }
 
     /// The work that makes the result for `key`, for `in_turn`.
-    pub fn work(&self, key: K) -> Work {
+    pub(crate) fn work(&self, key: K) -> Work {
         let (work, receiver) = self.job(key.clone());
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some((key, receiver));
@@ -62,7 +66,7 @@ impl<K: Clone + PartialEq + Send + 'static, T: Send + 'static> Ahead<K, T> {
     /// The result of the work done ahead for `key`, or else of that work started now, on a
     /// thread all the same so that a deadline can abandon it; an error if no thread ran it to
     /// its end, naming why.
-    pub async fn result(&self, key: &K) -> Result<T, ThreadError> {
+    pub(crate) async fn result(&self, key: &K) -> Result<T, ThreadError> {
         if let Some(receiver) = self.take(key)
             && let Ok(result) = receiver.await
         {
@@ -103,7 +107,7 @@ impl<K: Clone + PartialEq + Send + 'static, T: Send + 'static> Ahead<K, T> {
 /// Runs `works` one after the other, in the order they are listed, on a new thread named
 /// `name`. If no thread can be had, they are dropped unrun (their takers try again, and say
 /// why if that fails too) and the system's error returned.
-pub fn in_turn(name: &str, works: Vec<Work>) -> std::io::Result<()> {
+pub(crate) fn in_turn(name: &str, works: Vec<Work>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || works.into_iter().for_each(|work| work()))

@@ -37,7 +37,7 @@ use dir::Dir;
 
 /// A cached token is never answered with when less than this is left of its life: the
 /// kubelet still has to pull with it.
-pub const SAFE_MARGIN: Duration = Duration::from_secs(30 * 60);
+pub(crate) const SAFE_MARGIN: Duration = Duration::from_secs(30 * 60);
 /// Refresh once less than this is left, however long the token lived.
 const REFRESH_FLOOR: Duration = Duration::from_secs(60 * 60);
 /// Entries and temporary files untouched for this long belong to no live token (ECR tokens
@@ -53,26 +53,26 @@ const KEY_HEX_LEN: usize = 64;
 /// What an entry is keyed by. Hashed; of the parts, only the registry is also stored in the
 /// entry (for the Docker helper's `list`), never the identity.
 #[derive(Debug)]
-pub struct KeyParts<'a> {
-    pub service: &'a str,
+pub(crate) struct KeyParts<'a> {
+    pub(crate) service: &'a str,
     /// The registry host, as the image or server URL spells it.
-    pub registry: &'a str,
-    pub region: &'a str,
+    pub(crate) registry: &'a str,
+    pub(crate) region: &'a str,
     /// The endpoint settings that decide where the call goes (override URL, FIPS, dual-stack).
-    pub endpoint: &'a str,
+    pub(crate) endpoint: &'a str,
     /// The identity, known without a network call: the access key id of the resolved
     /// credentials names one principal's key (or session), so two identities can never share
     /// an entry. Temporary credentials (instance metadata, web identity) get a new key id when
     /// they rotate, which costs one more token call per rotation: still one call per node and
     /// registry an hour instead of one per pull. The role's ARN would be steadier, but finding it
     /// takes STS GetCallerIdentity on every exec.
-    pub access_key_id: &'a str,
+    pub(crate) access_key_id: &'a str,
     /// Where the credentials came from, so two providers never mix even on a shared key id.
-    pub credential_source: &'a str,
+    pub(crate) credential_source: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key {
+pub(crate) struct Key {
     /// The SHA-256 of the parts, in hex: the entry's name.
     hash: String,
     /// The registry host, stored in the entry.
@@ -80,7 +80,7 @@ pub struct Key {
 }
 
 impl Key {
-    pub fn new(parts: &KeyParts<'_>) -> Self {
+    pub(crate) fn new(parts: &KeyParts<'_>) -> Self {
         let mut hash = Sha256::new();
         for field in [
             "ecr-credential-provider token cache v1",
@@ -162,14 +162,14 @@ struct Stored {
 
 /// A token read back from the cache.
 #[derive(Debug)]
-pub struct Cached {
-    pub token: Secret,
-    pub expires_at: SystemTime,
-    pub fetched_at: SystemTime,
+pub(crate) struct Cached {
+    pub(crate) token: Secret,
+    pub(crate) expires_at: SystemTime,
+    pub(crate) fetched_at: SystemTime,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
+pub(crate) enum Freshness {
     /// Answer with it.
     Fresh,
     /// Answer with it, but refresh first if nobody else is.
@@ -179,7 +179,7 @@ pub enum Freshness {
 }
 
 impl Cached {
-    pub fn freshness(&self, now: SystemTime) -> Freshness {
+    pub(crate) fn freshness(&self, now: SystemTime) -> Freshness {
         let Ok(left) = self.expires_at.duration_since(now) else {
             return Freshness::Unusable;
         };
@@ -203,14 +203,14 @@ impl Cached {
 }
 
 /// A token fresh from AWS, to be stored.
-pub trait Fetched {
+pub(crate) trait Fetched {
     fn token(&self) -> &Secret;
     fn expires_at(&self) -> Option<SystemTime>;
 }
 
 /// How a request was answered.
 #[derive(Debug)]
-pub enum Answer<T, E> {
+pub(crate) enum Answer<T, E> {
     Hit(Cached),
     Fetched(T),
     /// The refresh failed with `error`; `cached` is still good for `SAFE_MARGIN`.
@@ -223,7 +223,7 @@ pub enum Answer<T, E> {
 /// Why a directory is not used as the cache; each is one warning, and the run goes on
 /// without the cache.
 #[derive(Debug, thiserror::Error)]
-pub enum CacheError {
+pub(crate) enum CacheError {
     #[error("its parent directory does not exist, and only the last component is ever created")]
     NoParent,
     #[error("could not open its parent directory: {0}")]
@@ -242,7 +242,7 @@ pub enum CacheError {
 
 /// An open cache directory.
 #[derive(Debug)]
-pub struct Cache {
+pub(crate) struct Cache {
     /// For messages only: every operation goes through `dir`, never through this path again.
     path: PathBuf,
     dir: Dir,
@@ -252,7 +252,7 @@ impl Cache {
     /// Opens `path` as the cache: creates it (0700) if its parent exists, and takes it only if
     /// it is a directory of ours, not a symbolic link, that no one else can write in. Whether
     /// it is writable is learnt from the first write.
-    pub fn open(path: &Path) -> Result<Self, CacheError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, CacheError> {
         Ok(Self {
             path: path.to_owned(),
             dir: Dir::open(path)?,
@@ -262,7 +262,7 @@ impl Cache {
     /// Serves `key` from the cache, or fills it with `fetch` under the lock. The lock is
     /// waited for `lock_wait` at most: an exec stuck while holding it costs the others a call,
     /// never their pull.
-    pub async fn through<T, E, F>(
+    pub(crate) async fn through<T, E, F>(
         &self,
         key: &Key,
         now: impl Fn() -> SystemTime,
@@ -346,7 +346,7 @@ impl Cache {
     }
 
     /// The entry for `key`, if it is ours, whole and well-formed; anything else is ignored.
-    pub fn read(&self, key: &Key) -> Option<Cached> {
+    pub(crate) fn read(&self, key: &Key) -> Option<Cached> {
         match self.read_entry(key) {
             Ok(cached) => Some(cached),
             Err(why) => {
@@ -365,7 +365,7 @@ impl Cache {
     /// Every registry an entry of ours names, with its token, whatever the token's freshness
     /// (amazon-ecr-credential-helper's `list` does not judge it either). Entries written before
     /// the registry was stored, and anything that is not a whole entry of ours, are left out.
-    pub fn registries(&self) -> Vec<(String, Secret)> {
+    pub(crate) fn registries(&self) -> Vec<(String, Secret)> {
         let Ok(names) = self.dir.names() else {
             return Vec::new();
         };
@@ -415,7 +415,7 @@ impl Cache {
     }
 
     /// Writes the entry atomically: a private temporary file, renamed over the old entry.
-    pub fn write(
+    pub(crate) fn write(
         &self,
         key: &Key,
         token: &Secret,
@@ -510,14 +510,14 @@ mod dir {
         .union(OFlags::CLOEXEC);
 
     #[derive(Debug)]
-    pub struct Dir {
+    pub(crate) struct Dir {
         fd: File,
         /// This process's effective uid: the owner of every file the cache makes.
         uid: u32,
     }
 
     impl Dir {
-        pub fn open(path: &Path) -> Result<Self, CacheError> {
+        pub(crate) fn open(path: &Path) -> Result<Self, CacheError> {
             let fd = match (path.parent(), path.file_name()) {
                 (Some(parent), Some(name)) => {
                     let parent = if parent.as_os_str().is_empty() {
@@ -560,7 +560,7 @@ mod dir {
         }
 
         /// An entry to read: a regular 0600 file of ours.
-        pub fn open_entry(&self, name: &str) -> Result<File, Unusable> {
+        pub(crate) fn open_entry(&self, name: &str) -> Result<File, Unusable> {
             let file = rustix::fs::openat(&self.fd, name, OFlags::RDONLY | NAME, Mode::empty())
                 .map(File::from)
                 .map_err(|errno| match errno {
@@ -581,13 +581,13 @@ mod dir {
         }
 
         /// A new file only we can read; an existing name (a symbolic link included) fails.
-        pub fn create_new(&self, name: &str) -> io::Result<File> {
+        pub(crate) fn create_new(&self, name: &str) -> io::Result<File> {
             let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | NAME;
             Ok(rustix::fs::openat(&self.fd, name, flags, Mode::RUSR | Mode::WUSR)?.into())
         }
 
         /// The lock file `name`, made if missing; only a regular file of ours is used.
-        pub fn open_lock(&self, name: &str) -> io::Result<File> {
+        pub(crate) fn open_lock(&self, name: &str) -> io::Result<File> {
             let flags = OFlags::RDWR | OFlags::CREATE | NAME;
             let file = File::from(rustix::fs::openat(
                 &self.fd,
@@ -605,16 +605,16 @@ mod dir {
         }
 
         /// Renames within the directory; a symbolic link at `to` is replaced, not followed.
-        pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        pub(crate) fn rename(&self, from: &str, to: &str) -> io::Result<()> {
             Ok(rustix::fs::renameat(&self.fd, from, &self.fd, to)?)
         }
 
-        pub fn remove(&self, name: &str) -> io::Result<()> {
+        pub(crate) fn remove(&self, name: &str) -> io::Result<()> {
             Ok(rustix::fs::unlinkat(&self.fd, name, AtFlags::empty())?)
         }
 
         /// The names in the directory; one that is not UTF-8 is none the cache writes.
-        pub fn names(&self) -> io::Result<Vec<String>> {
+        pub(crate) fn names(&self) -> io::Result<Vec<String>> {
             let mut names = Vec::new();
             for entry in rustix::fs::Dir::read_from(&self.fd)? {
                 if let Ok(name) = entry?.file_name().to_str() {
@@ -625,7 +625,7 @@ mod dir {
         }
 
         /// How long ago `name` was modified, if it is a regular file of ours.
-        pub fn age_of_ours(&self, name: &str, now: SystemTime) -> Option<Duration> {
+        pub(crate) fn age_of_ours(&self, name: &str, now: SystemTime) -> Option<Duration> {
             let stat = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
             if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
                 || stat.st_uid != self.uid
@@ -680,12 +680,12 @@ mod dir {
     use super::{CacheError, Unusable};
 
     #[derive(Debug)]
-    pub struct Dir {
+    pub(crate) struct Dir {
         path: PathBuf,
     }
 
     impl Dir {
-        pub fn open(path: &Path) -> Result<Self, CacheError> {
+        pub(crate) fn open(path: &Path) -> Result<Self, CacheError> {
             match fs::symlink_metadata(path) {
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     match fs::create_dir(path) {
@@ -721,7 +721,7 @@ mod dir {
             }
         }
 
-        pub fn open_entry(&self, name: &str) -> Result<File, Unusable> {
+        pub(crate) fn open_entry(&self, name: &str) -> Result<File, Unusable> {
             let path = self.path.join(name);
             if !fs::symlink_metadata(&path)?.is_file() {
                 return Err(Unusable::Foreign("not a regular file"));
@@ -729,14 +729,14 @@ mod dir {
             Ok(File::open(path)?)
         }
 
-        pub fn create_new(&self, name: &str) -> io::Result<File> {
+        pub(crate) fn create_new(&self, name: &str) -> io::Result<File> {
             OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(self.path.join(name))
         }
 
-        pub fn open_lock(&self, name: &str) -> io::Result<File> {
+        pub(crate) fn open_lock(&self, name: &str) -> io::Result<File> {
             let path = match self.regular(name) {
                 Err(error) if error.kind() == io::ErrorKind::NotFound => self.path.join(name),
                 other => other?,
@@ -749,21 +749,21 @@ mod dir {
                 .open(path)
         }
 
-        pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        pub(crate) fn rename(&self, from: &str, to: &str) -> io::Result<()> {
             fs::rename(self.path.join(from), self.path.join(to))
         }
 
-        pub fn remove(&self, name: &str) -> io::Result<()> {
+        pub(crate) fn remove(&self, name: &str) -> io::Result<()> {
             fs::remove_file(self.path.join(name))
         }
 
-        pub fn names(&self) -> io::Result<Vec<String>> {
+        pub(crate) fn names(&self) -> io::Result<Vec<String>> {
             Ok(fs::read_dir(&self.path)?
                 .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
                 .collect())
         }
 
-        pub fn age_of_ours(&self, name: &str, now: SystemTime) -> Option<Duration> {
+        pub(crate) fn age_of_ours(&self, name: &str, now: SystemTime) -> Option<Duration> {
             let modified = fs::metadata(self.regular(name).ok()?)
                 .ok()?
                 .modified()

@@ -16,26 +16,26 @@ use crate::duration;
 use crate::error::Error;
 
 /// The program's name, as every line it writes to stderr begins.
-pub const PROGRAM: &str = "ecr-credential-provider";
+pub(crate) const PROGRAM: &str = "ecr-credential-provider";
 pub const TRACE_ENV: &str = "ECR_CREDENTIAL_PROVIDER_TRACE";
-pub const CACHE_DIR_ENV: &str = "ECR_CREDENTIAL_PROVIDER_CACHE_DIR";
+pub(crate) const CACHE_DIR_ENV: &str = "ECR_CREDENTIAL_PROVIDER_CACHE_DIR";
 /// The name this binary answers to as Docker's credential helper (see `commands::docker_helper`);
 /// Docker looks it up for `"credHelpers": {HOST: "ecr-login"}` or `"credsStore": "ecr-login"`.
-pub const HELPER_NAME: &str = "docker-credential-ecr-login";
+pub(crate) const HELPER_NAME: &str = "docker-credential-ecr-login";
 /// amazon-ecr-credential-helper's switch that makes `store` and `erase` succeed, doing nothing,
 /// so `docker login`/`logout` work with `"credsStore": "ecr-login"`.
-pub const IGNORE_STORAGE_ENV: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
+pub(crate) const IGNORE_STORAGE_ENV: &str = "AWS_ECR_IGNORE_CREDS_STORAGE";
 /// amazon-ecr-credential-helper's switch: any value but the empty one turns its cache off.
-pub const DISABLE_CACHE_ENV: &str = "AWS_ECR_DISABLE_CACHE";
+pub(crate) const DISABLE_CACHE_ENV: &str = "AWS_ECR_DISABLE_CACHE";
 /// amazon-ecr-credential-helper's cache directory, `~/.ecr` when unset or empty.
-pub const ECR_LOGIN_CACHE_DIR_ENV: &str = "AWS_ECR_CACHE_DIR";
+pub(crate) const ECR_LOGIN_CACHE_DIR_ENV: &str = "AWS_ECR_CACHE_DIR";
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The kubelet kills a provider after this, whatever the provider's own deadline.
-pub const KUBELET_LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const KUBELET_LIMIT: Duration = Duration::from_secs(60);
 
 /// What a flag takes after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Takes {
+pub(crate) enum Takes {
     /// Nothing: present means on. `--json=false` is an error, not "on".
     Nothing,
     /// A value, as `--flag=VALUE` or `--flag VALUE`; never the next flag.
@@ -45,11 +45,11 @@ pub enum Takes {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Flag {
-    pub long: &'static str,
-    pub short: Option<char>,
-    pub takes: Takes,
-    pub help: &'static str,
+pub(crate) struct Flag {
+    pub(crate) long: &'static str,
+    pub(crate) short: Option<char>,
+    pub(crate) takes: Takes,
+    pub(crate) help: &'static str,
 }
 
 const fn flag(long: &'static str, takes: Takes, help: &'static str) -> Flag {
@@ -62,7 +62,7 @@ const fn flag(long: &'static str, takes: Takes, help: &'static str) -> Flag {
 }
 
 /// Flags every command accepts.
-pub const GLOBAL_FLAGS: &[Flag] = &[
+pub(crate) const GLOBAL_FLAGS: &[Flag] = &[
     Flag {
         short: Some('h'),
         ..flag("help", Takes::Nothing, "print help")
@@ -94,19 +94,19 @@ pub const GLOBAL_FLAGS: &[Flag] = &[
 ];
 
 /// One subcommand: everything its `--help` says, and how its arguments become a [`Command`].
-pub struct Spec {
+pub(crate) struct Spec {
     /// The word that selects it; the kubelet's path is selected by no word at all.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// What follows the program's name, e.g. `get IMAGE [--show-password]`.
-    pub usage: &'static str,
+    pub(crate) usage: &'static str,
     /// One line for the overview.
-    pub summary: &'static str,
+    pub(crate) summary: &'static str,
     /// Required positional arguments, by name.
-    pub args: &'static [&'static str],
-    pub flags: &'static [Flag],
-    pub about: &'static str,
-    pub example: &'static str,
-    pub exit_codes: &'static str,
+    pub(crate) args: &'static [&'static str],
+    pub(crate) flags: &'static [Flag],
+    pub(crate) about: &'static str,
+    pub(crate) example: &'static str,
+    pub(crate) exit_codes: &'static str,
     build: fn(&Matches) -> Command,
 }
 
@@ -169,7 +169,7 @@ const CONFIG_FLAGS: &[Flag] = &[
     ),
 ];
 
-pub const COMMANDS: &[Spec] = &[
+pub(crate) const COMMANDS: &[Spec] = &[
     Spec {
         name: "get-credentials",
         usage: "[get-credentials] [FLAGS] < REQUEST",
@@ -286,7 +286,7 @@ config check lints one: what the kubelet refuses, what breaks ECR pulls, fixes."
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     /// The kubelet's exec protocol: request on stdin, response on stdout.
     Provide,
     /// Build the request for `image` and print the response, password redacted unless asked.
@@ -316,7 +316,7 @@ pub enum Command {
 
 /// What `get` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GetFormat {
+pub(crate) enum GetFormat {
     /// The kubelet's CredentialProviderResponse.
     Response,
     /// Docker's config JSON, as a `kubernetes.io/dockerconfigjson` Secret holds it.
@@ -326,40 +326,40 @@ pub enum GetFormat {
 const FORMAT_DOCKER_CONFIG_JSON: &str = "dockerconfigjson";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TraceFormat {
+pub(crate) enum TraceFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TraceLevel {
+pub(crate) enum TraceLevel {
     Info,
     Debug,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cli {
-    pub command: Command,
+pub(crate) struct Cli {
+    pub(crate) command: Command,
     /// `None`: only warnings reach stderr.
-    pub trace: Option<(TraceFormat, TraceLevel)>,
-    pub timeout: Duration,
+    pub(crate) trace: Option<(TraceFormat, TraceLevel)>,
+    pub(crate) timeout: Duration,
     /// Said on stderr before the run: settings that cannot be honoured as written, and
     /// positional arguments upstream ignores. A debug setting never fails a pull.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// The shared token cache's directory, when it is on.
-    pub cache_dir: Option<PathBuf>,
+    pub(crate) cache_dir: Option<PathBuf>,
     /// Positional arguments the kubelet's command ignores (each also a warning): a person on
     /// a terminal is told of them at once, with the command a typo may have meant.
-    pub ignored: Vec<Ignored>,
+    pub(crate) ignored: Vec<Ignored>,
 }
 
 /// A positional argument the kubelet's command ignores, as upstream's does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ignored {
+pub(crate) struct Ignored {
     /// Bounded, as every value a message repeats.
-    pub arg: String,
+    pub(crate) arg: String,
     /// The command it is one typo away from, when it stood where a command goes.
-    pub meant: Option<&'static str>,
+    pub(crate) meant: Option<&'static str>,
 }
 
 impl Ignored {
@@ -373,7 +373,7 @@ impl Ignored {
 impl Cli {
     /// What a person who runs the kubelet's command on a terminal is told at once, before
     /// stdin is read: what it waits for, and which arguments it ignores.
-    pub fn terminal_notice(&self) -> String {
+    pub(crate) fn terminal_notice(&self) -> String {
         let args: Vec<String> = self
             .ignored
             .iter()
@@ -392,7 +392,7 @@ impl Cli {
 
 /// The flags and positional arguments of one command line, before they mean anything.
 #[derive(Debug, Default)]
-pub struct Matches {
+pub(crate) struct Matches {
     flags: Vec<(&'static str, Option<String>)>,
     positional: Vec<String>,
 }
@@ -544,7 +544,7 @@ fn check_registry_endpoint(matches: &Matches) -> Result<(), Error> {
 }
 
 /// Parses `args` (without the program name); `env` reads our own environment variables.
-pub fn parse(
+pub(crate) fn parse(
     args: impl IntoIterator<Item = OsString>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Cli, Error> {
@@ -738,7 +738,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A value from the user, shortened for a message: messages stay one bounded line.
-pub fn bounded(text: &str) -> String {
+pub(crate) fn bounded(text: &str) -> String {
     const MAX: usize = 80;
     match text.char_indices().nth(MAX) {
         Some((end, _)) => format!("{}…", &text[..end]),
@@ -858,6 +858,7 @@ const HELPER_USAGE: (&str, &str) = (
     "Docker credential helper (a link)",
 );
 
+#[cfg(test)]
 const HELPER_ABOUT: &str = "\
 Run under the name docker-credential-ecr-login (a symbolic link or a copy), the
 binary is the Docker credential helper that amazon-ecr-credential-helper
@@ -873,6 +874,7 @@ else in ~/.ecr. The cache touches only its own files there.";
 
 /// amazon-ecr-credential-helper's variables, which the Docker helper honours: in full in the
 /// man page, as one row in the overview.
+#[cfg(test)]
 const HELPER_ENVIRONMENT: &[(&str, &str)] = &[
     (
         ECR_LOGIN_CACHE_DIR_ENV,
@@ -918,7 +920,7 @@ fn write_flags(out: &mut String, flags: &[Flag]) {
 }
 
 /// `--help`: the overview, or one command's usage, flags, example and exit codes.
-pub fn help(topic: Option<&str>) -> String {
+pub(crate) fn help(topic: Option<&str>) -> String {
     let mut out = String::new();
     match topic.and_then(spec) {
         None => {
@@ -1015,8 +1017,10 @@ fn short_usage(spec: &Spec) -> String {
     }
 }
 
-/// The man page, from the same text as `--help`.
-pub fn man_page() -> String {
+/// The man page, from the same text as `--help`: made by the test that keeps
+/// doc/ecr-credential-provider.1 current (`man_page_matches_the_help`).
+#[cfg(test)]
+fn man_page() -> String {
     let escape = |text: &str| {
         text.replace('\\', "\\e")
             .replace('-', "\\-")
@@ -1103,6 +1107,22 @@ pub fn man_page() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The man page is made from the help's text; the shipped copy must be the current one.
+    /// After changing a help text: `UPDATE_MAN=1 cargo test --lib man_page`.
+    #[test]
+    fn man_page_matches_the_help() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/doc/ecr-credential-provider.1");
+        let current = man_page();
+        if std::env::var_os("UPDATE_MAN").is_some() {
+            std::fs::write(path, &current).unwrap();
+        }
+        let shipped = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            shipped == current,
+            "doc/ecr-credential-provider.1 is stale: run `UPDATE_MAN=1 cargo test --lib man_page`"
+        );
+    }
 
     fn parse_args(args: &[&str], env: &[(&str, &str)]) -> Result<Cli, Error> {
         let env: Vec<(String, String)> = env

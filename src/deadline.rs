@@ -5,16 +5,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Gives up well inside the kubelet's minute, leaving it time to log our message.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-pub const TIMEOUT_ENV: &str = "ECR_CREDENTIAL_PROVIDER_TIMEOUT";
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TIMEOUT_ENV: &str = "ECR_CREDENTIAL_PROVIDER_TIMEOUT";
 
 /// What the run is waiting for right now; updated as it goes, read when the deadline passes.
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<Mutex<State>>);
+pub(crate) struct Progress(Arc<Mutex<State>>);
 
 /// Who is to write what the run reads on stdin: what to do when it never ends is theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stdin {
+pub(crate) enum Stdin {
     /// The kubelet's CredentialProviderRequest.
     Kubelet,
     /// Docker's (or podman's, skopeo's) server URL or credentials, for the Docker helper.
@@ -33,7 +33,7 @@ struct State {
 }
 
 impl Progress {
-    pub fn step(&self, step: impl Into<String>) {
+    pub(crate) fn step(&self, step: impl Into<String>) {
         let mut state = self.lock();
         *state = State {
             step: step.into(),
@@ -42,19 +42,19 @@ impl Progress {
     }
 
     /// A step that reads stdin, which `writer` is to write and close.
-    pub fn reading_stdin(&self, step: impl Into<String>, writer: Stdin) {
+    pub(crate) fn reading_stdin(&self, step: impl Into<String>, writer: Stdin) {
         self.step(step);
         self.lock().stdin = Some(writer);
     }
 
     /// Whose stdin the step in progress waits for, if it reads stdin.
-    pub fn stdin(&self) -> Option<Stdin> {
+    pub(crate) fn stdin(&self) -> Option<Stdin> {
         self.lock().stdin
     }
 
     /// Called by the AWS client as each attempt of a call is sent. The endpoint is shown in
     /// errors: never with user info an endpoint setting may carry.
-    pub fn sending(&self, endpoint: &str) {
+    pub(crate) fn sending(&self, endpoint: &str) {
         let mut state = self.lock();
         state.endpoint = Some(crate::sanitize::without_userinfo(endpoint));
         state.attempt += 1;
@@ -62,26 +62,26 @@ impl Progress {
     }
 
     /// Called by the AWS client when an attempt's answer begins to arrive.
-    pub fn answering(&self) {
+    pub(crate) fn answering(&self) {
         self.lock().answering = true;
     }
 
     /// Whether the attempt in progress has begun to answer (its head arrived).
-    pub fn answer_started(&self) -> bool {
+    pub(crate) fn answer_started(&self) -> bool {
         self.lock().answering
     }
 
     /// The endpoint of the call in progress, once the first attempt has been sent.
-    pub fn endpoint(&self) -> Option<String> {
+    pub(crate) fn endpoint(&self) -> Option<String> {
         self.lock().endpoint.clone()
     }
 
     /// How many attempts the call in progress has sent: more than one means retries.
-    pub fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         self.lock().attempt
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let state = self.lock();
         let step = if state.step.is_empty() {
             "start-up"

@@ -15,11 +15,11 @@ use crate::kubelet::request::RequestError;
 use crate::net::trust::TlsError;
 use crate::registry::Unreached;
 
-pub const PULL_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
+pub(crate) const PULL_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
 const NOT_ECR: &str =
     "the endpoint answered, but not like ECR: check AWS_ENDPOINT_URL* and any proxy in between";
 const UNTRUSTED: &str = "the endpoint's TLS certificate is not trusted: behind a TLS-inspecting proxy, point AWS_CA_BUNDLE at the proxy's CA certificate";
-pub const NETWORK: &str = "check the node's route to the endpoint: security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr (and the S3 gateway for layers), and HTTPS_PROXY/NO_PROXY";
+pub(crate) const NETWORK: &str = "check the node's route to the endpoint: security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr (and the S3 gateway for layers), and HTTPS_PROXY/NO_PROXY";
 /// No answer in time: a route that drops packets, or a server that is not ECR.
 const NO_ANSWER: &str = "nothing answered in time: if nothing accepts the connection, check the node's route to the endpoint (security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr, HTTPS_PROXY/NO_PROXY); a server that accepts but answers slowly or without end is not ECR: check AWS_ENDPOINT_URL* and any proxy in between";
 /// The answer began but never ended: the route works, the server is the trouble.
@@ -37,7 +37,7 @@ const STDIN_READ: Duration = Duration::from_millis(10);
 const DEADLINE_SETTING: &str = "the deadline is set with --timeout or ECR_CREDENTIAL_PROVIDER_TIMEOUT (the kubelet kills a provider after 1m)";
 
 /// The fix for `error`, when there is something more useful to say than the error itself.
-pub fn hint(error: &Error) -> Option<String> {
+pub(crate) fn hint(error: &Error) -> Option<String> {
     let text = match error {
         Error::NoThread(_)
         | Error::Tls(TlsError::File(FileError::NoThread(_)))
@@ -100,7 +100,7 @@ fn usage_hint(message: &str) -> String {
     }
 }
 
-pub fn aws_hint(error: &AwsError) -> Option<String> {
+pub(crate) fn aws_hint(error: &AwsError) -> Option<String> {
     let text = match error {
         AwsError::NoRegion { .. } => {
             "set AWS_REGION in this provider's env in the CredentialProviderConfig, or pull through an ECR host (ACCOUNT.dkr.ecr.REGION.amazonaws.com)".into()
@@ -165,7 +165,7 @@ pub fn aws_hint(error: &AwsError) -> Option<String> {
     Some(text)
 }
 
-pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
+pub(crate) fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
     let text = match failure {
         Failure::Service { code, status, .. } => match code.as_str() {
             code if is_access_denied(code) => format!(
@@ -204,27 +204,27 @@ pub fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
 
 /// What `check` says under a step: the likely cause and the fix.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Advice {
-    pub cause: Option<String>,
-    pub fix: Option<String>,
+pub(crate) struct Advice {
+    pub(crate) cause: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
 impl Advice {
-    pub fn new(cause: impl Into<String>, fix: Option<String>) -> Self {
+    pub(crate) fn new(cause: impl Into<String>, fix: Option<String>) -> Self {
         Self {
             cause: Some(cause.into()),
             fix,
         }
     }
 
-    pub fn fix(fix: Option<String>) -> Self {
+    pub(crate) fn fix(fix: Option<String>) -> Self {
         Self { cause: None, fix }
     }
 }
 
 /// Where a request goes, for naming the route (and the VPC endpoint) it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     /// The ECR API (`api.ecr.REGION.amazonaws.com`).
     EcrApi,
     /// The registry (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`).
@@ -240,14 +240,14 @@ pub enum Endpoint {
 
 /// Where the image lives, for naming VPC endpoints and ARNs.
 #[derive(Debug, Clone, Copy)]
-pub struct Place<'a> {
-    pub region: &'a str,
-    pub partition: &'a str,
+pub(crate) struct Place<'a> {
+    pub(crate) region: &'a str,
+    pub(crate) partition: &'a str,
 }
 
 impl<'a> Place<'a> {
     /// A region alone: its partition, as far as VPC endpoint names differ, from its name.
-    pub fn of_region(region: &'a str) -> Self {
+    pub(crate) fn of_region(region: &'a str) -> Self {
         let partition = if region.starts_with("cn-") {
             "aws-cn"
         } else {
@@ -267,7 +267,7 @@ impl<'a> Place<'a> {
 }
 
 /// How to give the node a route to `endpoint`.
-pub fn route_fix(endpoint: Endpoint, place: Place<'_>) -> String {
+pub(crate) fn route_fix(endpoint: Endpoint, place: Place<'_>) -> String {
     let interface = |service: &str| {
         format!(
             "check the node's route to the endpoint: in a VPC without internet access, the interface VPC endpoint {} with private DNS enabled, and a security group that allows HTTPS from the node; behind a proxy, HTTPS_PROXY and NO_PROXY",
@@ -288,7 +288,7 @@ pub fn route_fix(endpoint: Endpoint, place: Place<'_>) -> String {
 }
 
 /// An AWS call that failed, in a `check` step.
-pub fn api_failure(
+pub(crate) fn api_failure(
     failure: &Failure,
     action: &str,
     endpoint: Endpoint,
@@ -312,7 +312,7 @@ pub fn api_failure(
 }
 
 /// A GetAuthorizationToken on `service` (`ECR` or `ECR Public`) that failed.
-pub fn token_call(
+pub(crate) fn token_call(
     service: &str,
     failure: &Failure,
     endpoint_override: Option<&EndpointOverride>,
@@ -359,7 +359,7 @@ fn override_fix(what: &str, setting: &EndpointOverride, slow: &str) -> String {
 
 /// The token step ran out of its share of the deadline: at an endpoint the user set, that
 /// setting is the first thing to check.
-pub fn token_timed_out(
+pub(crate) fn token_timed_out(
     endpoint: Endpoint,
     place: Place<'_>,
     endpoint_override: Option<&EndpointOverride>,
@@ -378,7 +378,7 @@ pub fn token_timed_out(
 }
 
 /// A step that ran out of its share of the deadline.
-pub fn timed_out(endpoint: Endpoint, place: Place<'_>) -> Advice {
+pub(crate) fn timed_out(endpoint: Endpoint, place: Place<'_>) -> Advice {
     Advice::new(
         "no answer in time: usually no route to the endpoint, or a firewall or proxy that drops the connection",
         Some(route_fix(endpoint, place)),
@@ -386,7 +386,7 @@ pub fn timed_out(endpoint: Endpoint, place: Place<'_>) -> Advice {
 }
 
 /// A registry request that got no HTTP answer.
-pub fn unreached(unreached: &Unreached, endpoint: Endpoint, place: Place<'_>) -> Advice {
+pub(crate) fn unreached(unreached: &Unreached, endpoint: Endpoint, place: Place<'_>) -> Advice {
     let route = || Some(route_fix(endpoint, place));
     match unreached {
         Unreached::Resolve { host, .. } => {
@@ -411,7 +411,7 @@ pub fn unreached(unreached: &Unreached, endpoint: Endpoint, place: Place<'_>) ->
 }
 
 /// BatchGetImage or GetDownloadUrlForLayer denied.
-pub fn repository_denied(
+pub(crate) fn repository_denied(
     repository_arn: &str,
     registry_id: &str,
     caller: Option<&CallerIdentity>,
@@ -422,7 +422,7 @@ pub fn repository_denied(
     )
 }
 
-pub fn layers_denied(
+pub(crate) fn layers_denied(
     repository_arn: &str,
     registry_id: &str,
     caller: Option<&CallerIdentity>,
@@ -433,7 +433,12 @@ pub fn layers_denied(
     )
 }
 
-pub fn image_missing(repository: &str, reference: &str, registry_id: &str, region: &str) -> Advice {
+pub(crate) fn image_missing(
+    repository: &str,
+    reference: &str,
+    registry_id: &str,
+    region: &str,
+) -> Advice {
     Advice::new(
         format!("repository {repository} has no image {reference}"),
         Some(format!(
@@ -442,7 +447,7 @@ pub fn image_missing(repository: &str, reference: &str, registry_id: &str, regio
     )
 }
 
-pub fn repository_missing(repository: &str, registry_id: &str, region: &str) -> Advice {
+pub(crate) fn repository_missing(repository: &str, registry_id: &str, region: &str) -> Advice {
     Advice::new(
         format!("there is no repository {repository} in registry {registry_id} in {region}, and no pull-through cache rule covers it"),
         Some("check the repository name, and the account and region in the image's host; for a mirror, create a pull-through cache rule for its first path segment".into()),
@@ -450,11 +455,11 @@ pub fn repository_missing(repository: &str, registry_id: &str, region: &str) -> 
 }
 
 /// The actions a first pull through a pull-through cache rule needs, beyond the pull actions.
-pub const PULL_THROUGH_ACTIONS: [&str; 2] =
+pub(crate) const PULL_THROUGH_ACTIONS: [&str; 2] =
     ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"];
 
 /// A repository a pull-through cache rule will create on the first pull.
-pub fn pull_through(
+pub(crate) fn pull_through(
     rule: &PullThroughRule,
     repository_prefix_arn: &str,
     caller: Option<&CallerIdentity>,
@@ -477,7 +482,7 @@ pub fn pull_through(
     )
 }
 
-pub fn pull_through_unknown(failure: &Failure) -> Advice {
+pub(crate) fn pull_through_unknown(failure: &Failure) -> Advice {
     Advice::new(
         format!("the repository does not exist, and whether a pull-through cache rule creates it is unknown: DescribePullThroughCacheRules failed: {failure}"),
         Some("allow ecr:DescribePullThroughCacheRules to see the rules, or check the repository name".into()),
@@ -485,20 +490,20 @@ pub fn pull_through_unknown(failure: &Failure) -> Advice {
 }
 
 /// What `check` knows when the registry refuses a request.
-pub struct Refusal<'a> {
-    pub status: u16,
-    pub repository: &'a str,
-    pub reference: &'a str,
+pub(crate) struct Refusal<'a> {
+    pub(crate) status: u16,
+    pub(crate) repository: &'a str,
+    pub(crate) reference: &'a str,
     /// The token's expiry is already past by this node's clock.
-    pub token_expired: bool,
+    pub(crate) token_expired: bool,
     /// Who issued the token, and where: `ECR in us-west-2`.
-    pub issuer: String,
-    pub pull_fix: Option<String>,
-    pub pull_through: Option<Advice>,
+    pub(crate) issuer: String,
+    pub(crate) pull_fix: Option<String>,
+    pub(crate) pull_through: Option<Advice>,
 }
 
 /// The registry answered the manifest or the layer with an error status.
-pub fn registry_refused(refusal: Refusal<'_>) -> Advice {
+pub(crate) fn registry_refused(refusal: Refusal<'_>) -> Advice {
     match refusal.status {
         401 if refusal.token_expired => clock(),
         401 => Advice::new(
@@ -529,7 +534,7 @@ fn clock() -> Advice {
 }
 
 /// The registry answered the layer HEAD with an error status.
-pub fn layer_refused(status: u16, pull_fix: Option<String>) -> Advice {
+pub(crate) fn layer_refused(status: u16, pull_fix: Option<String>) -> Advice {
     match status {
         401 | 403 => Advice::new("the registry refused the layer download", pull_fix),
         _ => Advice::new("the layer could not be fetched", None),
@@ -537,14 +542,14 @@ pub fn layer_refused(status: u16, pull_fix: Option<String>) -> Advice {
 }
 
 /// An image with a host but no repository.
-pub fn no_repository() -> Advice {
+pub(crate) fn no_repository() -> Advice {
     Advice::fix(Some(
         "give the whole image, such as HOST/REPOSITORY:TAG".into(),
     ))
 }
 
 /// The Bearer challenge's token service refused the credentials.
-pub fn login_refused(realm: &str, status: u16, token_expired: bool, issuer: &str) -> Advice {
+pub(crate) fn login_refused(realm: &str, status: u16, token_expired: bool, issuer: &str) -> Advice {
     if token_expired {
         return clock();
     }
@@ -554,7 +559,7 @@ pub fn login_refused(realm: &str, status: u16, token_expired: bool, issuer: &str
     )
 }
 
-pub fn no_bearer_token(realm: &str) -> Advice {
+pub(crate) fn no_bearer_token(realm: &str) -> Advice {
     Advice::new(
         format!("the token service {realm} answered without a token"),
         Some(NOT_ECR.into()),
@@ -562,7 +567,7 @@ pub fn no_bearer_token(realm: &str) -> Advice {
 }
 
 /// A Bearer challenge whose realm is elsewhere than the registry's own host: ECR's never is.
-pub fn foreign_realm(realm: &str) -> Advice {
+pub(crate) fn foreign_realm(realm: &str) -> Advice {
     Advice::new(
         format!(
             "the registry sends logins to {realm}, which is neither https on the registry's own host nor ECR Public's token service: ECR's never does, so the ECR token was not sent there"
@@ -572,7 +577,7 @@ pub fn foreign_realm(realm: &str) -> Advice {
 }
 
 /// `check` of an image whose host is not ECR's: the token is not sent there.
-pub fn not_ecr_registry(host: &str, why: String) -> Advice {
+pub(crate) fn not_ecr_registry(host: &str, why: String) -> Advice {
     Advice::new(
         why,
         Some(format!(
@@ -582,7 +587,7 @@ pub fn not_ecr_registry(host: &str, why: String) -> Advice {
 }
 
 /// `/v2/` answered, but not as a registry does.
-pub fn not_a_registry(status: u16) -> Advice {
+pub(crate) fn not_a_registry(status: u16) -> Advice {
     Advice::new(
         format!(
             "the host answered the registry's /v2/ with HTTP {status}: it is not a registry API, or something in between answers for it"
@@ -592,7 +597,7 @@ pub fn not_a_registry(status: u16) -> Advice {
 }
 
 /// A challenge this client cannot answer.
-pub fn unknown_challenge(scheme: &str) -> Advice {
+pub(crate) fn unknown_challenge(scheme: &str) -> Advice {
     Advice::new(
         format!(
             "the registry asks for {scheme} authentication, which the kubelet's credentials cannot answer"
@@ -604,7 +609,7 @@ pub fn unknown_challenge(scheme: &str) -> Advice {
 /// `check --config`: no provider's matchImages matches the image's host.
 /// No provider matches the image. `ecr`: its host is an ECR registry's. For any other host no
 /// pattern is the right state: a pattern would hand that host the node's ECR token.
-pub fn no_provider_matches(host: &str, ecr: bool) -> Advice {
+pub(crate) fn no_provider_matches(host: &str, ecr: bool) -> Advice {
     if !ecr {
         return Advice::new(
             format!(
@@ -627,7 +632,7 @@ pub fn no_provider_matches(host: &str, ecr: bool) -> Advice {
 }
 
 /// STS AssumeRoleWithWebIdentity refused: name the trust-policy condition that must hold.
-pub fn assume_role(
+pub(crate) fn assume_role(
     failure: &Failure,
     role_arn: &str,
     claims: Option<&TokenClaims>,
@@ -709,7 +714,7 @@ fn assume_role_hint(failure: &Failure) -> Option<String> {
     })
 }
 
-pub fn is_access_denied(code: &str) -> bool {
+pub(crate) fn is_access_denied(code: &str) -> bool {
     matches!(
         code,
         "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation"
@@ -717,7 +722,7 @@ pub fn is_access_denied(code: &str) -> bool {
 }
 
 /// The actions a pull needs on the repository, beyond the token.
-pub const PULL_ACTIONS: [&str; 3] = [
+pub(crate) const PULL_ACTIONS: [&str; 3] = [
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
     "ecr:BatchCheckLayerAvailability",
@@ -725,7 +730,7 @@ pub const PULL_ACTIONS: [&str; 3] = [
 
 /// How to let `caller` pull from the repository `repository_arn`: an identity policy, and
 /// across accounts a repository policy too.
-pub fn pull_fix(
+pub(crate) fn pull_fix(
     repository_arn: &str,
     registry_id: &str,
     caller: Option<&CallerIdentity>,

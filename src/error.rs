@@ -17,7 +17,7 @@ use crate::net::trust::TlsError;
 use crate::token::TokenError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The command line is wrong: exit code 2, like other command-line tools.
     #[error("{0}")]
     Usage(String),
@@ -92,10 +92,10 @@ pub enum Error {
 }
 
 /// What `check --config` waits for while it reads the config (the path follows).
-pub const WAITING_FOR_CONFIG: &str = "the credential provider config";
+pub(crate) const WAITING_FOR_CONFIG: &str = "the credential provider config";
 
 impl Error {
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) => 2,
             _ => 1,

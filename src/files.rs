@@ -15,29 +15,29 @@ use crate::ahead::{Ahead, ThreadError, Work};
 use crate::sanitize;
 
 /// A profile file with hundreds of profiles is tens of kB.
-pub const MAX_PROFILE_FILE_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_PROFILE_FILE_BYTES: u64 = 1 << 20;
 /// A service-account or container token is a few kB.
-pub const MAX_TOKEN_FILE_BYTES: u64 = 64 << 10;
+pub(crate) const MAX_TOKEN_FILE_BYTES: u64 = 64 << 10;
 /// The system bundle is ~220 kB; a corporate one with every intermediate stays well under.
-pub const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
+pub(crate) const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
 
 /// One file a setting names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedFile {
+pub(crate) struct NamedFile {
     /// What the file is, in words: "the AWS config file".
-    pub what: &'static str,
+    pub(crate) what: &'static str,
     /// The environment variable that named it, or `HOME` for the default place.
-    pub origin: &'static str,
-    pub path: PathBuf,
-    pub max_bytes: u64,
+    pub(crate) origin: &'static str,
+    pub(crate) path: PathBuf,
+    pub(crate) max_bytes: u64,
     /// Whether a missing file is fine (the SDK skips missing profile files).
-    pub optional: bool,
-    pub contents: Contents,
+    pub(crate) optional: bool,
+    pub(crate) contents: Contents,
 }
 
 /// What the check does with a file's contents, beyond its type and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Contents {
+pub(crate) enum Contents {
     Unread,
     /// A token: read and remembered as a secret, so that no echo of it is repeated.
     Secret,
@@ -46,7 +46,7 @@ pub enum Contents {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum FileError {
+pub(crate) enum FileError {
     #[error("{file} is {kind}, not a regular file")]
     NotRegular { file: Shown, kind: &'static str },
     #[error("{file} is {size} bytes, more than the {max} such a file can sensibly be")]
@@ -60,7 +60,7 @@ pub enum FileError {
 
 /// A file as errors name it: what it is, its path (escaped and bounded) and its setting.
 #[derive(Debug, Clone)]
-pub struct Shown(String);
+pub(crate) struct Shown(String);
 
 impl fmt::Display for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -69,7 +69,7 @@ impl fmt::Display for Shown {
 }
 
 impl NamedFile {
-    pub fn shown(&self) -> Shown {
+    pub(crate) fn shown(&self) -> Shown {
         Shown(format!(
             "{} {} (from {})",
             self.what,
@@ -79,7 +79,7 @@ impl NamedFile {
     }
 
     /// Checks type and size without opening the file: `metadata` never blocks on a FIFO.
-    pub fn check(&self) -> Result<(), FileError> {
+    pub(crate) fn check(&self) -> Result<(), FileError> {
         let metadata = match std::fs::metadata(&self.path) {
             Ok(metadata) => metadata,
             Err(error) if self.optional && error.kind() == std::io::ErrorKind::NotFound => {
@@ -109,7 +109,7 @@ impl NamedFile {
     }
 
     /// Checks, then reads at most `max_bytes` (a file that grew meanwhile is refused too).
-    pub fn read(&self) -> Result<Vec<u8>, FileError> {
+    pub(crate) fn read(&self) -> Result<Vec<u8>, FileError> {
         self.check()?;
         let bytes = self.read_at_most(self.max_bytes.saturating_add(1))?;
         if bytes.len() as u64 > self.max_bytes {
@@ -123,7 +123,7 @@ impl NamedFile {
     }
 
     /// Checks, then reads the first `len` bytes at most: an executable's header, say.
-    pub fn read_head(&self, len: u64) -> Result<Vec<u8>, FileError> {
+    pub(crate) fn read_head(&self, len: u64) -> Result<Vec<u8>, FileError> {
         self.check()?;
         self.read_at_most(len)
     }
@@ -144,7 +144,7 @@ impl NamedFile {
 
 /// Reads `file` (checks first, at most `max_bytes`) on a thread of its own, so that the run's
 /// deadline can abandon a read that blocks.
-pub async fn read_apart(file: NamedFile) -> Result<Vec<u8>, FileError> {
+pub(crate) async fn read_apart(file: NamedFile) -> Result<Vec<u8>, FileError> {
     static READ: Ahead<NamedFile, Result<Vec<u8>, FileError>> =
         Ahead::new("read-file", "read a file", read_owned);
     READ.result(&file)
@@ -191,7 +191,7 @@ fn expand(path: &str, home: Option<&Path>) -> PathBuf {
 }
 
 /// The files the AWS SDK will read, given the environment `env`.
-pub fn sdk_files(env: impl Fn(&str) -> Option<String>) -> Vec<NamedFile> {
+pub(crate) fn sdk_files(env: impl Fn(&str) -> Option<String>) -> Vec<NamedFile> {
     let var = |key: &str| env(key).filter(|value| !value.is_empty());
     let home = var("HOME").map(PathBuf::from);
     let mut files = Vec::new();
@@ -313,14 +313,14 @@ static SDK_FILES: Ahead<(), Result<(), FileError>> = Ahead::new(
 );
 
 /// `check_sdk_files`'s work, to do ahead in a run that will call AWS.
-pub fn check_sdk_files_ahead() -> Work {
+pub(crate) fn check_sdk_files_ahead() -> Work {
     SDK_FILES.work(())
 }
 
 /// Checks every file the SDK will read, before the SDK opens any of them, on a thread the
 /// run's deadline can abandon. Token files are read here too: their tokens are secrets the
 /// process then knows, and scrubs.
-pub async fn check_sdk_files() -> Result<(), FileError> {
+pub(crate) async fn check_sdk_files() -> Result<(), FileError> {
     SDK_FILES.result(&()).await?
 }
 

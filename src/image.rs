@@ -10,9 +10,9 @@ use regex::Regex;
 use crate::sanitize;
 
 /// Longer than any real reference; bounds the work and the size of error messages.
-pub const MAX_IMAGE_LEN: usize = 4096;
+pub(crate) const MAX_IMAGE_LEN: usize = 4096;
 
-pub const ECR_PUBLIC_HOSTS: [&str; 2] = ["public.ecr.aws", "ecr-public.aws.com"];
+pub(crate) const ECR_PUBLIC_HOSTS: [&str; 2] = ["public.ecr.aws", "ecr-public.aws.com"];
 
 /// Upstream's private ECR host pattern, on the lowercased host.
 #[allow(
@@ -29,7 +29,7 @@ static PRIVATE_ECR_HOST: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Compiles the host pattern now (0.5M instructions), so that `parse` finds it ready.
-pub fn compile_patterns() {
+pub(crate) fn compile_patterns() {
     LazyLock::force(&PRIVATE_ECR_HOST);
 }
 
@@ -53,17 +53,17 @@ pub enum RegistryKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrivateEcr {
-    pub registry_id: String,
-    pub region: String,
-    pub partition: Partition,
+    pub(crate) registry_id: String,
+    pub(crate) region: String,
+    pub(crate) partition: Partition,
     /// The host is a `dkr.ecr-fips` host: the API call should use the FIPS endpoint too.
-    pub fips: bool,
+    pub(crate) fips: bool,
     /// The host is a dual-stack (`on.aws`) host: the API call should be dual-stack too.
-    pub dual_stack: bool,
+    pub(crate) dual_stack: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Partition {
+pub(crate) enum Partition {
     Aws,
     AwsCn,
     AwsUsGov,
@@ -75,7 +75,7 @@ pub enum Partition {
 }
 
 impl Partition {
-    pub fn id(self) -> &'static str {
+    pub(crate) fn id(self) -> &'static str {
         match self {
             Self::Aws => "aws",
             Self::AwsCn => "aws-cn",
@@ -187,13 +187,13 @@ pub fn parse(image: &str) -> Result<RegistryHost, ImageError> {
 /// The part of an image reference after the host: what a pull asks the registry for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
-    pub repository: String,
+    pub(crate) repository: String,
     /// A tag or a digest (`sha256:…`); `latest` when the image names neither, as a pull does.
-    pub tag_or_digest: String,
+    pub(crate) tag_or_digest: String,
 }
 
 impl Reference {
-    pub fn is_digest(&self) -> bool {
+    pub(crate) fn is_digest(&self) -> bool {
         self.tag_or_digest.contains(':')
     }
 }

@@ -20,7 +20,7 @@ static HOLDING: AtomicBool = AtomicBool::new(false);
 
 /// Writes `text` and a newline to stdout in one write, then flushes.
 #[allow(clippy::print_stdout)]
-pub fn stdout(text: &str) -> io::Result<()> {
+pub(crate) fn stdout(text: &str) -> io::Result<()> {
     let mut line = String::with_capacity(text.len() + 1);
     line.push_str(text);
     if !line.ends_with('\n') {
@@ -44,7 +44,7 @@ fn stderr(line: &str) {
 
 /// From now on warnings wait for the run's end: printed after a success, folded into the
 /// error line after a failure.
-pub fn hold_warnings() {
+pub(crate) fn hold_warnings() {
     HOLDING.store(true, Ordering::SeqCst);
 }
 
@@ -56,7 +56,7 @@ fn take_held() -> Vec<String> {
 }
 
 /// A warning: printed now, or held until the run ends (see [`hold_warnings`]).
-pub fn warning(text: &str) {
+pub(crate) fn warning(text: &str) {
     let text = bound(text.trim());
     if HOLDING.load(Ordering::SeqCst) {
         HELD.lock()
@@ -68,12 +68,12 @@ pub fn warning(text: &str) {
 }
 
 /// A warning printed at once, even while others are held: someone is waiting on it.
-pub fn notice(text: &str) {
+pub(crate) fn notice(text: &str) {
     stderr(&format!("{PROGRAM}: warning: {}\n", bound(text.trim())));
 }
 
 /// Prints the warnings held back during a run that succeeded.
-pub fn release_warnings() {
+pub(crate) fn release_warnings() {
     HOLDING.store(false, Ordering::SeqCst);
     for text in take_held() {
         stderr(&format!("{PROGRAM}: warning: {text}\n"));
@@ -82,7 +82,7 @@ pub fn release_warnings() {
 
 /// The one line a failure prints: what failed, the fix when there is one, and any warning
 /// the run held back.
-pub fn error_line(what: &str, hint: Option<&str>) -> String {
+pub(crate) fn error_line(what: &str, hint: Option<&str>) -> String {
     HOLDING.store(false, Ordering::SeqCst);
     // AWS's messages end with a period; the hint follows a semicolon.
     let what = what.trim_end().trim_end_matches('.');
@@ -105,7 +105,7 @@ pub fn error_line(what: &str, hint: Option<&str>) -> String {
 }
 
 /// One line on stderr: what failed and, when there is one, what to do about it.
-pub fn error(error: &Error) {
+pub(crate) fn error(error: &Error) {
     stderr(&error_line(
         &error.to_string(),
         diagnose::hint(error).as_deref(),
@@ -114,14 +114,14 @@ pub fn error(error: &Error) {
 
 /// The error line without its newline. The Docker credential-helper protocol also wants it on
 /// stdout: docker shows a helper's stdout, never its stderr.
-pub fn error_text(error: &Error) -> String {
+pub(crate) fn error_text(error: &Error) -> String {
     error_line(&error.to_string(), diagnose::hint(error).as_deref())
         .trim_end()
         .to_owned()
 }
 
 /// The line for a failure that is not an [`Error`] (a panic, a signal).
-pub fn fatal(what: &str, hint: Option<&str>) {
+pub(crate) fn fatal(what: &str, hint: Option<&str>) {
     stderr(&error_line(what, hint));
 }
 

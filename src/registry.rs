@@ -29,19 +29,19 @@ const MAX_BODY: usize = 1024 * 1024;
 
 /// What the registry answered, with nothing of the body.
 #[derive(Debug)]
-pub struct RegistryReply {
-    pub status: u16,
-    pub content_type: Option<String>,
-    pub digest: Option<String>,
-    pub challenge: Option<Challenge>,
-    pub location: Option<String>,
+pub(crate) struct RegistryReply {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<String>,
+    pub(crate) digest: Option<String>,
+    pub(crate) challenge: Option<Challenge>,
+    pub(crate) location: Option<String>,
     /// The layer digests of a manifest GET that returned an image manifest.
-    pub layers: Vec<String>,
+    pub(crate) layers: Vec<String>,
 }
 
 /// A `WWW-Authenticate` challenge (RFC 7235), as registries send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Challenge {
+pub(crate) enum Challenge {
     Basic,
     Bearer {
         realm: String,
@@ -53,7 +53,7 @@ pub enum Challenge {
 
 /// How the requests after the ping are authorised.
 #[derive(Debug)]
-pub enum Login {
+pub(crate) enum Login {
     /// The registry asked for no login.
     Anonymous,
     Basic,
@@ -65,7 +65,7 @@ pub enum Login {
 }
 
 impl Login {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Self::Anonymous => "no login asked".into(),
             Self::Basic => "Basic login".into(),
@@ -76,7 +76,7 @@ impl Login {
 
 /// Why a request got no HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unreached {
+pub(crate) enum Unreached {
     /// The host's name has no address.
     Resolve { host: String, cause: String },
     /// No connection, or no answer in time.
@@ -87,15 +87,6 @@ pub enum Unreached {
     },
     /// Not even a request could be made.
     Invalid { cause: String },
-}
-
-impl Unreached {
-    pub fn host(&self) -> Option<&str> {
-        match self {
-            Self::Resolve { host, .. } | Self::Connect { host, .. } => Some(host),
-            Self::Invalid { .. } => None,
-        }
-    }
 }
 
 impl std::fmt::Display for Unreached {
@@ -109,7 +100,7 @@ impl std::fmt::Display for Unreached {
 
 /// Why the Bearer login failed.
 #[derive(Debug)]
-pub enum LoginFailure {
+pub(crate) enum LoginFailure {
     Unreached(Unreached),
     /// The token service answered with this status.
     Refused {
@@ -128,7 +119,7 @@ pub enum LoginFailure {
 
 /// Why the ECR token is not sent to `registry` at all, or `None` when it is an ECR host. The
 /// image's own host decides, as `image` classifies it, never where a test route sends it.
-pub fn not_ecr(registry: &RegistryHost) -> Option<String> {
+pub(crate) fn not_ecr(registry: &RegistryHost) -> Option<String> {
     matches!(registry.kind, RegistryKind::Unrecognized).then(|| {
         format!(
             "{} is neither a private ECR nor an ECR Public host, and the node's ECR token goes to ECR only",
@@ -139,7 +130,7 @@ pub fn not_ecr(registry: &RegistryHost) -> Option<String> {
 
 /// What is wrong with a `--registry-endpoint`, if anything: the token goes there, so https://,
 /// or plain http:// to a loopback address only (a stand-in on this machine).
-pub fn endpoint_problem(url: &str) -> Option<&'static str> {
+pub(crate) fn endpoint_problem(url: &str) -> Option<&'static str> {
     let Some((authority, _)) = split_url(url) else {
         return Some("it must be https://HOST[:PORT], or http:// to a loopback address");
     };
@@ -178,7 +169,7 @@ fn origin(url: &str) -> Option<(bool, String, u16)> {
     Some((!plain, host.to_ascii_lowercase(), port))
 }
 
-pub struct RegistryClient {
+pub(crate) struct RegistryClient {
     /// `https://host[:port]`, or the `--registry-endpoint`.
     endpoint: String,
     /// The image is ECR Public's: its token service may answer for it.
@@ -210,7 +201,7 @@ impl RegistryClient {
     /// A client for `registry`, at `https://HOST` or at `endpoint` (a `--registry-endpoint`).
     /// Refused, with the reason, when the token may not go there (see `not_ecr`,
     /// `endpoint_problem`).
-    pub fn new(
+    pub(crate) fn new(
         registry: &RegistryHost,
         endpoint: Option<&str>,
         login: &RegistryLogin,
@@ -243,27 +234,27 @@ impl RegistryClient {
         })
     }
 
-    pub fn ping_url(&self) -> String {
+    pub(crate) fn ping_url(&self) -> String {
         format!("{}/v2/", self.endpoint)
     }
 
-    pub fn manifest_url(&self, repository: &str, reference: &str) -> String {
+    pub(crate) fn manifest_url(&self, repository: &str, reference: &str) -> String {
         format!("{}/v2/{repository}/manifests/{reference}", self.endpoint)
     }
 
-    pub fn blob_url(&self, repository: &str, digest: &str) -> String {
+    pub(crate) fn blob_url(&self, repository: &str, digest: &str) -> String {
         format!("{}/v2/{repository}/blobs/{digest}", self.endpoint)
     }
 
     /// GET `/v2/` without credentials: the registry says how it wants to be logged in to.
-    pub async fn ping(&self) -> Result<RegistryReply, Unreached> {
+    pub(crate) async fn ping(&self) -> Result<RegistryReply, Unreached> {
         self.send("GET", &self.ping_url(), "*/*", None)
             .await
             .map(|(reply, _)| reply)
     }
 
     /// Logs in the way `challenge` asks; a Bearer token is fetched for pulling `repository`.
-    pub async fn login(
+    pub(crate) async fn login(
         &self,
         challenge: Option<&Challenge>,
         repository: &str,
@@ -326,7 +317,7 @@ impl RegistryClient {
     }
 
     /// GET the manifest, accepting what a runtime accepts.
-    pub async fn manifest(
+    pub(crate) async fn manifest(
         &self,
         repository: &str,
         reference: &str,
@@ -351,7 +342,7 @@ impl RegistryClient {
     }
 
     /// HEAD a blob: ECR answers with a redirect to the layer's storage, a registry with 200.
-    pub async fn blob(
+    pub(crate) async fn blob(
         &self,
         repository: &str,
         digest: &str,
@@ -384,7 +375,7 @@ impl RegistryClient {
 
     /// Resolves and connects to `host:443` (or `host:port`) the way the request would, without
     /// sending anything: enough to tell whether a layer's storage is reachable at all.
-    pub async fn reach(&self, url: &str) -> Result<(), Unreached> {
+    pub(crate) async fn reach(&self, url: &str) -> Result<(), Unreached> {
         let (authority, _) = split_url(url).ok_or_else(|| Unreached::Invalid {
             cause: format!("invalid URL {url}"),
         })?;
@@ -407,7 +398,7 @@ impl RegistryClient {
 
     /// Whether a request to `url` goes through a proxy: then the proxy decides the route (and
     /// resolves names), and a direct lookup or connection from here proves nothing.
-    pub fn proxied(&self, url: &str) -> bool {
+    pub(crate) fn proxied(&self, url: &str) -> bool {
         url.parse::<http::Uri>()
             .is_ok_and(|uri| self.proxies.route(&uri).is_some())
     }
@@ -565,7 +556,7 @@ fn query_escape(text: &str) -> String {
 }
 
 /// `Bearer realm="…",service="…",scope="…"` → the challenge; quoted values may hold commas.
-pub fn parse_challenge(value: &str) -> Challenge {
+pub(crate) fn parse_challenge(value: &str) -> Challenge {
     let value = value.trim();
     let (scheme, params) = value.split_once(' ').unwrap_or((value, ""));
     if scheme.eq_ignore_ascii_case("basic") {

@@ -10,9 +10,9 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 
 /// What a secret is shown as, wherever it would have been.
-pub const REDACTED: &str = "** redacted **";
+pub(crate) const REDACTED: &str = "** redacted **";
 /// How much of a value taken from elsewhere is repeated: an ARN, a code, a path, a host.
-pub const MAX_VALUE_CHARS: usize = 200;
+pub(crate) const MAX_VALUE_CHARS: usize = 200;
 /// An AWS error message explains the denial (which action, which policy); 200 characters would
 /// cut that in the middle, so messages keep a little more.
 pub const MAX_MESSAGE_CHARS: usize = 400;
@@ -60,7 +60,7 @@ impl Secrets {
 }
 
 /// Remembers `value` so that `scrub` replaces it wherever it shows up later.
-pub fn remember_secret(value: &str) {
+pub(crate) fn remember_secret(value: &str) {
     SECRETS.remember(value);
 }
 
@@ -81,7 +81,7 @@ pub fn remembered_secrets() -> usize {
 /// Remembers the secrets the environment hands the process: keys and tokens (a proxy URL's
 /// credentials are `net::proxy::remember_environment_credentials`'s). `app::main` calls it
 /// first, before any message can be written.
-pub fn remember_environment_secrets(env: impl Fn(&str) -> Option<String>) {
+pub(crate) fn remember_environment_secrets(env: impl Fn(&str) -> Option<String>) {
     for key in [
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
@@ -97,14 +97,14 @@ pub fn remember_environment_secrets(env: impl Fn(&str) -> Option<String>) {
 /// between `scheme://` (or the start, when there is no scheme) and the last `@`, whatever else
 /// the text holds. An unencoded `/`, `?` or `#` in a password ends a URL's authority early, so
 /// a parser would find no `@` there; this never misses it. `(before, userinfo, after)`.
-pub fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
+pub(crate) fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
     let start = url.find("://").map_or(0, |at| at + 3);
     let at = url[start..].rfind('@')? + start;
     Some((&url[..start], &url[start..at], &url[at + 1..]))
 }
 
 /// `url` with its user:password (see `split_userinfo`) shown as `***`.
-pub fn without_userinfo(url: &str) -> String {
+pub(crate) fn without_userinfo(url: &str) -> String {
     match split_userinfo(url) {
         Some((before, _, after)) => format!("{before}***@{after}"),
         None => url.to_owned(),
@@ -115,7 +115,7 @@ pub fn without_userinfo(url: &str) -> String {
 /// password, private or API key (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
 /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`; not `AWS_ACCESS_KEY_ID`, which names the key), unless it
 /// names a file that holds one (`AWS_WEB_IDENTITY_TOKEN_FILE`).
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     !upper.ends_with("_FILE")
         && [
@@ -134,7 +134,7 @@ pub fn is_secret_name(name: &str) -> bool {
 /// An environment variable's value as a config's `env` is echoed (`config check --image`,
 /// `check --config`): a credential redacted, a URL's user:password masked (a proxy variable's
 /// even without a scheme), and secrets the process knows scrubbed.
-pub fn env_value(name: &str, value: &str) -> String {
+pub(crate) fn env_value(name: &str, value: &str) -> String {
     if is_secret_name(name) {
         return REDACTED.to_owned();
     }
@@ -146,7 +146,7 @@ pub fn env_value(name: &str, value: &str) -> String {
 }
 
 /// `text` with every remembered secret replaced by the redaction marker.
-pub fn scrub(text: &str) -> String {
+pub(crate) fn scrub(text: &str) -> String {
     SECRETS.scrub(text)
 }
 
@@ -159,13 +159,13 @@ fn is_unsafe(c: char) -> bool {
 
 /// A value for an error or a trace: secrets scrubbed, unsafe characters shown as escapes
 /// (`\n`, `\u{1b}`), at most `MAX_VALUE_CHARS` characters and an ellipsis.
-pub fn value(text: &str) -> String {
+pub(crate) fn value(text: &str) -> String {
     bounded(&escape(&scrub(text)), MAX_VALUE_CHARS)
 }
 
 /// Free text (a server's message, an error chain): secrets scrubbed, unsafe characters and
 /// runs of whitespace turned into single spaces, at most `MAX_MESSAGE_CHARS` characters.
-pub fn message(text: &str) -> String {
+pub(crate) fn message(text: &str) -> String {
     let flat: String = scrub(text)
         .chars()
         .map(|c| if is_unsafe(c) { ' ' } else { c })
@@ -175,7 +175,7 @@ pub fn message(text: &str) -> String {
 }
 
 /// The first error of `E`'s type in `error`'s chain.
-pub fn find_source<'a, E: StdError + 'static>(
+pub(crate) fn find_source<'a, E: StdError + 'static>(
     error: &'a (dyn StdError + 'static),
 ) -> Option<&'a E> {
     let mut current = Some(error);
@@ -189,7 +189,7 @@ pub fn find_source<'a, E: StdError + 'static>(
 }
 
 /// An error and its sources, each said once: `a: b: c`.
-pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(error);
     while let Some(error) = current {
@@ -204,12 +204,12 @@ pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
 
 /// The final safeguard before stderr: scrubbed, and nothing a terminal would act on. Parts were
 /// bounded where they were made; this keeps whatever slipped through on one line.
-pub fn last_line(text: &str) -> String {
+pub(crate) fn last_line(text: &str) -> String {
     escape(&scrub(text))
 }
 
 /// Unsafe characters as Rust-style escapes; everything else as it is.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if is_unsafe(c) {
@@ -222,7 +222,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// The first `max` characters of `text`, and `…` if there were more.
-pub fn bounded(text: &str, max: usize) -> String {
+pub(crate) fn bounded(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),

@@ -2,8 +2,8 @@
 //! bounded line with nothing a terminal would act on.
 #![no_main]
 
-use ecr_credential_provider::aws::code_and_message;
-use ecr_credential_provider::sanitize;
+use ecr_credential_provider::fuzzing::aws::code_and_message;
+use ecr_credential_provider::fuzzing::sanitize;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (Option<&str>, Option<&str>, &[u8])| {

@@ -2,7 +2,7 @@
 //! own parser would turn into an abort), and what passed survives our re-encoding.
 #![no_main]
 
-use ecr_credential_provider::net::ca_bundle;
+use ecr_credential_provider::fuzzing::ca_bundle;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

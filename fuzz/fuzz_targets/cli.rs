@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt as _;
 
-use ecr_credential_provider::cli;
+use ecr_credential_provider::fuzzing::cli;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (Vec<Vec<u8>>, Option<String>, Option<String>)| {

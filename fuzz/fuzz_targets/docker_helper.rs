@@ -2,8 +2,8 @@
 //! get a token — never a host that merely contains or resembles one.
 #![no_main]
 
-use ecr_credential_provider::commands::docker_helper;
-use ecr_credential_provider::image::{self, RegistryKind};
+use ecr_credential_provider::fuzzing::docker_helper;
+use ecr_credential_provider::fuzzing::image::{self, RegistryKind};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {

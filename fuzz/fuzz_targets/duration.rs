@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ecr_credential_provider::duration;
+use ecr_credential_provider::fuzzing::duration;
 use libfuzzer_sys::fuzz_target;
 
 const PARSEABLE: Duration = Duration::from_nanos(i64::MAX.unsigned_abs() + 1);

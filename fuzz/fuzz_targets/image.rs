@@ -1,7 +1,7 @@
 //! Image references: any text gives a registry host or an error, and the reference split.
 #![no_main]
 
-use ecr_credential_provider::image;
+use ecr_credential_provider::fuzzing::image;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

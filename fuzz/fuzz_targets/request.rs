@@ -2,7 +2,7 @@
 //! never carries the service-account token.
 #![no_main]
 
-use ecr_credential_provider::kubelet::request;
+use ecr_credential_provider::fuzzing::request;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

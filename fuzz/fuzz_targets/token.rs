@@ -7,8 +7,8 @@
 use std::time::{Duration, SystemTime};
 
 use aws_smithy_types::DateTime;
-use ecr_credential_provider::secret::Secret;
-use ecr_credential_provider::{duration, sanitize, token};
+use ecr_credential_provider::fuzzing::secret::Secret;
+use ecr_credential_provider::fuzzing::{duration, sanitize, token};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (&str, f64, u32)| {

@@ -10,16 +10,18 @@ use super::session::{Api, Session};
 use crate::secret::Secret;
 
 #[derive(Debug)]
-pub struct AuthorizationData {
-    pub token: Secret,
-    pub expires_at: Option<SystemTime>,
-    pub proxy_endpoint: Option<String>,
-    pub request_id: Option<String>,
+pub(crate) struct AuthorizationData {
+    pub(crate) token: Secret,
+    pub(crate) expires_at: Option<SystemTime>,
+    pub(crate) proxy_endpoint: Option<String>,
+    pub(crate) request_id: Option<String>,
 }
 
 impl Session {
     /// GetAuthorizationToken on the registry's API. Returns the token and how long the call took.
-    pub async fn authorization_token(&self) -> Result<(AuthorizationData, Duration), AwsError> {
+    pub(crate) async fn authorization_token(
+        &self,
+    ) -> Result<(AuthorizationData, Duration), AwsError> {
         let service = self.service_name();
         self.progress.step(format!(
             "{service} GetAuthorizationToken in {}",

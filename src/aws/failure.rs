@@ -16,7 +16,7 @@ use crate::net::proxy::ProxyFailure;
 use crate::sanitize::{self, error_chain, find_source};
 
 #[derive(Debug, thiserror::Error)]
-pub enum AwsError {
+pub(crate) enum AwsError {
     /// A host that is not ECR, and no region configured to fall back on.
     #[error(
         "no AWS region for {host}: it is not an ECR host, so the region must come from AWS_REGION, AWS_DEFAULT_REGION, the AWS profile or instance metadata, and none set one"
@@ -59,16 +59,16 @@ pub enum AwsError {
 
 /// An endpoint the user set for a service, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointOverride {
+pub(crate) struct EndpointOverride {
     /// `AWS_ENDPOINT_URL_ECR`, `AWS_ENDPOINT_URL`, or the AWS profile's setting.
-    pub origin: String,
+    pub(crate) origin: String,
     /// The URL, any user info in it masked, escaped and bounded.
-    pub url: String,
+    pub(crate) url: String,
 }
 
 impl EndpointOverride {
     /// `url` as set by `origin`; user info (`http://user:password@host`) never shown.
-    pub fn new(origin: impl Into<String>, url: &str) -> Self {
+    pub(crate) fn new(origin: impl Into<String>, url: &str) -> Self {
         Self {
             origin: origin.into(),
             url: sanitize::value(&sanitize::without_userinfo(url)),
@@ -79,7 +79,7 @@ impl EndpointOverride {
 /// Why one AWS call failed, without anything secret or raw from the wire beyond AWS's
 /// own error code and message.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// AWS answered with an error.
     Service {
         code: String,
@@ -240,7 +240,7 @@ impl Failure {
     }
 
     /// The AWS error code, when AWS answered with one.
-    pub fn code(&self) -> Option<&str> {
+    pub(crate) fn code(&self) -> Option<&str> {
         match self {
             Self::Service { code, .. } => Some(code),
             _ => None,

@@ -15,17 +15,18 @@ mod probe;
 mod session;
 mod web_identity;
 
-pub use authorization::AuthorizationData;
-pub use failure::{AwsError, EndpointOverride, Failure, code_and_message};
-pub use probe::{CallerIdentity, ImageLookup, MANIFEST_MEDIA_TYPES, PullThroughRule};
-pub use session::{ECR_PUBLIC_REGION, Session, Settings};
-pub use web_identity::{TokenClaims, WebIdentity};
+pub(crate) use authorization::AuthorizationData;
+pub use failure::code_and_message;
+pub(crate) use failure::{AwsError, EndpointOverride, Failure};
+pub(crate) use probe::{CallerIdentity, ImageLookup, MANIFEST_MEDIA_TYPES, PullThroughRule};
+pub(crate) use session::{ECR_PUBLIC_REGION, Session, Settings};
+pub(crate) use web_identity::{TokenClaims, WebIdentity};
 
 /// Loads the endpoint rules a token call will need now: each client's resolver parses the
 /// partitions' JSON once per process (0.7M instructions, a ninth of the main thread's), which
 /// the client then finds done. STS's are for the default chain, which builds an STS client
 /// (for web identity) whenever the environment has no keys.
-pub fn load_endpoint_rules() {
+pub(crate) fn load_endpoint_rules() {
     drop(aws_sdk_ecr::config::endpoint::DefaultResolver::new());
     if credentials::from_environment().is_none() {
         drop(aws_sdk_sts::config::endpoint::DefaultResolver::new());
@@ -34,7 +35,7 @@ pub fn load_endpoint_rules() {
 
 /// Whether the environment points ECR at a plain-http endpoint (a local stand-in, say): the
 /// endpoint variables the SDK reads first, for ECR.
-pub fn endpoint_is_plain_http() -> bool {
+pub(crate) fn endpoint_is_plain_http() -> bool {
     ["AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))

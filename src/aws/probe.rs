@@ -10,7 +10,7 @@ use crate::sanitize;
 
 impl Session {
     /// STS GetCallerIdentity: who these credentials are.
-    pub async fn caller_identity(&self) -> Result<CallerIdentity, Failure> {
+    pub(crate) async fn caller_identity(&self) -> Result<CallerIdentity, Failure> {
         self.progress
             .step(format!("STS GetCallerIdentity in {}", self.region));
         let config = aws_sdk_sts::config::Builder::from(&self.sdk)
@@ -29,7 +29,7 @@ impl Session {
     }
 
     /// ECR BatchGetImage: what a pull does first, with the same permission check.
-    pub async fn batch_get_image(
+    pub(crate) async fn batch_get_image(
         &self,
         registry_id: &str,
         image: &Reference,
@@ -86,7 +86,7 @@ impl Session {
     }
 
     /// ECR GetDownloadUrlForLayer: the permission a pull needs for each layer.
-    pub async fn layer_download(
+    pub(crate) async fn layer_download(
         &self,
         registry_id: &str,
         repository: &str,
@@ -109,7 +109,7 @@ impl Session {
 impl Session {
     /// ECR DescribePullThroughCacheRules: the rule whose prefix is `repository`'s first
     /// segment, if any; a first pull through it creates the repository.
-    pub async fn pull_through_rule(
+    pub(crate) async fn pull_through_rule(
         &self,
         registry_id: &str,
         repository: &str,
@@ -141,13 +141,13 @@ impl Session {
 
 /// A pull-through cache rule: repositories under `prefix` mirror `upstream`.
 #[derive(Debug, Clone)]
-pub struct PullThroughRule {
-    pub prefix: String,
-    pub upstream: String,
+pub(crate) struct PullThroughRule {
+    pub(crate) prefix: String,
+    pub(crate) upstream: String,
 }
 
 /// The manifest types a pull accepts, newest first.
-pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
+pub(crate) const MANIFEST_MEDIA_TYPES: [&str; 4] = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -155,13 +155,13 @@ pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
 ];
 
 #[derive(Debug)]
-pub struct CallerIdentity {
-    pub account: String,
-    pub arn: String,
+pub(crate) struct CallerIdentity {
+    pub(crate) account: String,
+    pub(crate) arn: String,
 }
 
 #[derive(Debug)]
-pub enum ImageLookup {
+pub(crate) enum ImageLookup {
     Found {
         media_type: Option<String>,
         digest: Option<String>,

@@ -21,18 +21,18 @@ use crate::net::proxy::Proxies;
 use crate::net::trust::Trust;
 
 /// ECR Public has one API, in us-east-1 of the aws partition.
-pub const ECR_PUBLIC_REGION: &str = "us-east-1";
+pub(crate) const ECR_PUBLIC_REGION: &str = "us-east-1";
 
 /// How every AWS call is made.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Each attempt of a call gives up after this; the run's deadline bounds the whole.
-    pub attempt_timeout: Duration,
+    pub(crate) attempt_timeout: Duration,
     /// When the run gives up. A wait that is not an AWS call (the token cache's lock) stops
     /// well before it, so the call still has time.
-    pub deadline: tokio::time::Instant,
-    pub trust: Trust,
-    pub proxies: Proxies,
+    pub(crate) deadline: tokio::time::Instant,
+    pub(crate) trust: Trust,
+    pub(crate) proxies: Proxies,
 }
 
 /// Which API serves the registry, and where.
@@ -43,13 +43,13 @@ pub(super) enum Api {
 }
 
 /// Loaded configuration and resolved credentials for one registry.
-pub struct Session {
+pub(crate) struct Session {
     pub(super) sdk: SdkConfig,
     pub(super) api: Api,
     pub(super) progress: Progress,
     /// Where the credentials came from: the SDK provider's name, or the assumed role.
-    pub credential_source: String,
-    pub region: String,
+    pub(crate) credential_source: String,
+    pub(crate) region: String,
     access_key_id: String,
     /// The SDK's HTTP client, for `connect_ahead`.
     http_client: crate::net::proxy::RoutingClient,
@@ -59,7 +59,7 @@ pub struct Session {
 impl Session {
     /// Loads the configuration for `registry`, then resolves credentials: the default chain,
     /// or the role `web_identity` names.
-    pub async fn open(
+    pub(crate) async fn open(
         registry: &RegistryHost,
         web_identity: Option<&WebIdentity>,
         settings: &Settings,
@@ -185,12 +185,12 @@ impl Session {
 
     /// The access key id of the resolved credentials: it names the identity, for the token
     /// cache's key (hashed there, never shown).
-    pub fn access_key_id(&self) -> &str {
+    pub(crate) fn access_key_id(&self) -> &str {
         &self.access_key_id
     }
 
     /// What decides where the token call goes, beyond the region: for the token cache's key.
-    pub fn endpoint_settings(&self) -> String {
+    pub(crate) fn endpoint_settings(&self) -> String {
         let service_id = match self.api {
             Api::Private { .. } => "ECR",
             Api::Public => "ECR PUBLIC",
@@ -210,7 +210,7 @@ impl Session {
 
     /// The endpoint the user set for the token call, and the setting it came from: the
     /// service's own variable, else `AWS_ENDPOINT_URL`, else the AWS profile.
-    pub fn endpoint_override(&self) -> Option<EndpointOverride> {
+    pub(crate) fn endpoint_override(&self) -> Option<EndpointOverride> {
         let (service_id, variable) = match self.api {
             Api::Private { .. } => ("ECR", "AWS_ENDPOINT_URL_ECR"),
             Api::Public => ("ECR PUBLIC", "AWS_ENDPOINT_URL_ECR_PUBLIC"),
@@ -224,7 +224,7 @@ impl Session {
         Some(EndpointOverride::new(origin, &url))
     }
 
-    pub fn service_name(&self) -> &'static str {
+    pub(crate) fn service_name(&self) -> &'static str {
         match self.api {
             Api::Private { .. } => "ECR",
             Api::Public => "ECR Public",

@@ -6,15 +6,15 @@ use crate::secret::Secret;
 /// What a service-account token's claims say, read without verifying it: only to name the
 /// issuer, subject and audience a role's trust policy must match. None of them is secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TokenClaims {
-    pub issuer: String,
-    pub subject: String,
-    pub audiences: Vec<String>,
+pub(crate) struct TokenClaims {
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+    pub(crate) audiences: Vec<String>,
 }
 
 impl TokenClaims {
     /// The claims of a JWT, or `None` for a token that is not one.
-    pub fn of(token: &str) -> Option<Self> {
+    pub(crate) fn of(token: &str) -> Option<Self> {
         use base64::Engine as _;
         let payload = token.split('.').nth(1)?;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -40,7 +40,7 @@ impl TokenClaims {
 
 /// A role to assume with the pod's service-account token (KEP-4412).
 #[derive(Debug)]
-pub struct WebIdentity {
-    pub role_arn: String,
-    pub token: Secret,
+pub(crate) struct WebIdentity {
+    pub(crate) role_arn: String,
+    pub(crate) token: Secret,
 }

@@ -43,16 +43,16 @@ use crate::kubelet::request::{ApiVersion, Request};
 use crate::{output, runtime, token, trace};
 
 /// The text docker and containers/image look for to fall back to anonymous access.
-pub const NOT_FOUND: &str = "credentials not found in native keychain";
-pub const MISSING_SERVER_URL: &str = "no credentials server URL";
-pub const MISSING_USERNAME: &str = "no credentials username";
+pub(crate) const NOT_FOUND: &str = "credentials not found in native keychain";
+pub(crate) const MISSING_SERVER_URL: &str = "no credentials server URL";
+pub(crate) const MISSING_USERNAME: &str = "no credentials username";
 /// amazon-ecr-credential-helper's answer to `store` and `erase`: credentials docker hands over
 /// are never kept (ECR tokens are fetched, and cached, by the helper itself).
-pub const NOT_IMPLEMENTED: &str = "not implemented";
+pub(crate) const NOT_IMPLEMENTED: &str = "not implemented";
 const DEFAULT_CACHE_DIR: &str = "~/.ecr";
 
 /// Whether `program` (`argv[0]`) is this helper's name, with or without a directory and `.exe`.
-pub fn is_invoked_as(program: &OsStr) -> bool {
+pub(crate) fn is_invoked_as(program: &OsStr) -> bool {
     let Some(name) = Path::new(program).file_name().and_then(OsStr::to_str) else {
         return false;
     };
@@ -108,7 +108,7 @@ enum Reply {
 }
 
 /// The helper's whole run: `args` are the arguments after `argv[0]`.
-pub fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
+pub(crate) fn main(args: impl Iterator<Item = OsString>) -> ExitCode {
     let args: Vec<OsString> = args.collect();
     let reply = match action(&args) {
         Action::Usage => Ok(Reply::Refused(usage())),
@@ -514,7 +514,7 @@ fn not_stored(action: &str, ignore_storage: bool) -> Reply {
 
 /// `get IMAGE --format dockerconfigjson`: a pull secret's `.dockerconfigjson` for the image's
 /// registry. Only for ECR hosts: a secret keyed by another host would hand it the token.
-pub async fn pull_secret(
+pub(crate) async fn pull_secret(
     image: &str,
     settings: &Settings,
     cache: Option<&Cache>,

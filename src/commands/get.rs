@@ -23,25 +23,25 @@ use crate::secret::Secret;
 use crate::token;
 
 /// Upstream's annotation for the role to assume with a service-account token.
-pub const ECR_ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
+pub(crate) const ECR_ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
 /// The IRSA annotation, accepted when the ECR-specific one is absent (opt-in: the kubelet
 /// passes only the annotations a provider config lists).
-pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
-pub const ROLE_ARN_ENV: &str = "AWS_ECR_ROLE_ARN";
+pub(crate) const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+pub(crate) const ROLE_ARN_ENV: &str = "AWS_ECR_ROLE_ARN";
 
 #[derive(Debug)]
-pub struct ProviderAnswer {
-    pub api_version: ApiVersion,
+pub(crate) struct ProviderAnswer {
+    pub(crate) api_version: ApiVersion,
     /// The `auth` key: the registry host as the image spells it.
-    pub host: String,
-    pub username: String,
-    pub password: Secret,
-    pub cache_duration: Duration,
+    pub(crate) host: String,
+    pub(crate) username: String,
+    pub(crate) password: Secret,
+    pub(crate) cache_duration: Duration,
 }
 
 impl ProviderAnswer {
     /// The CredentialProviderResponse as JSON; the password is redacted unless `reveal`.
-    pub fn to_json(&self, reveal: bool) -> String {
+    pub(crate) fn to_json(&self, reveal: bool) -> String {
         let password = if reveal {
             self.password.expose()
         } else {
@@ -67,7 +67,7 @@ impl ProviderAnswer {
 
 /// Serves one request. `role_arn_env` is `AWS_ECR_ROLE_ARN`; `cache` the shared token cache,
 /// if on; `now` is when tokens are judged.
-pub async fn answer(
+pub(crate) async fn answer(
     request: Request,
     role_arn_env: Option<String>,
     settings: &Settings,
@@ -167,7 +167,7 @@ pub async fn answer(
 }
 
 /// The token cache's key for the registry `host`, asked for through `session`.
-pub fn cache_key(session: &Session, host: &str) -> cache::Key {
+pub(crate) fn cache_key(session: &Session, host: &str) -> cache::Key {
     cache::Key::new(&cache::KeyParts {
         service: session.service_name(),
         registry: host,
@@ -222,7 +222,7 @@ impl cache::Fetched for AuthorizationData {
     }
 }
 
-pub fn rfc3339(at: SystemTime) -> String {
+pub(crate) fn rfc3339(at: SystemTime) -> String {
     use aws_sdk_ecr::primitives::{DateTime, DateTimeFormat};
     DateTime::from(at)
         .fmt(DateTimeFormat::DateTime)
@@ -231,17 +231,17 @@ pub fn rfc3339(at: SystemTime) -> String {
 
 /// Which role a service-account token is traded for, and why: `check` and the trace say both.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleChoice {
+pub(crate) struct RoleChoice {
     /// `None`: node credentials (the default chain).
-    pub role_arn: Option<String>,
-    pub reason: String,
+    pub(crate) role_arn: Option<String>,
+    pub(crate) reason: String,
 }
 
 /// KEP-4412, upstream's precedence to the letter: the annotation `eks.amazonaws.com/ecr-role-arn`
 /// when present — present but empty means node credentials, so one service account can opt out
 /// of a node-wide `AWS_ECR_ROLE_ARN` — else the IRSA annotation (ours alone), else
 /// `AWS_ECR_ROLE_ARN`, else node credentials.
-pub fn choose_role(
+pub(crate) fn choose_role(
     annotations: &BTreeMap<String, String>,
     role_arn_env: Option<&str>,
 ) -> Result<RoleChoice, Error> {

@@ -3,7 +3,7 @@
 //! below it (the kubelet's wire and config rules, the image host, AWS, the token, the cache)
 //! and none reads another's, but for the kubelet path `get`, which the others share.
 
-pub mod check;
-pub mod config;
-pub mod docker_helper;
-pub mod get;
+pub(crate) mod check;
+pub(crate) mod config;
+pub(crate) mod docker_helper;
+pub(crate) mod get;

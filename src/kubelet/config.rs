@@ -19,73 +19,73 @@ use std::time::Duration;
 use crate::duration;
 use crate::kubelet::yaml::{self, Node, Value};
 
-pub const CONFIG_KIND: &str = "CredentialProviderConfig";
-pub const CONFIG_GROUP: &str = "kubelet.config.k8s.io";
+pub(crate) const CONFIG_KIND: &str = "CredentialProviderConfig";
+pub(crate) const CONFIG_GROUP: &str = "kubelet.config.k8s.io";
 /// Every version of the config the kubelet decodes; v1 since Kubernetes 1.26.
-pub const CONFIG_API_VERSIONS: [&str; 3] = [
+pub(crate) const CONFIG_API_VERSIONS: [&str; 3] = [
     "kubelet.config.k8s.io/v1",
     "kubelet.config.k8s.io/v1beta1",
     "kubelet.config.k8s.io/v1alpha1",
 ];
 /// The request/response versions a provider may be configured with.
-pub const REQUEST_API_VERSIONS: [&str; 3] = [
+pub(crate) const REQUEST_API_VERSIONS: [&str; 3] = [
     "credentialprovider.kubelet.k8s.io/v1",
     "credentialprovider.kubelet.k8s.io/v1beta1",
     "credentialprovider.kubelet.k8s.io/v1alpha1",
 ];
-pub const CACHE_TYPES: [&str; 2] = ["ServiceAccount", "Token"];
+pub(crate) const CACHE_TYPES: [&str; 2] = ["ServiceAccount", "Token"];
 /// Larger than any config; the kubelet would read it, we refuse to.
-pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The providers the kubelet would run, in its order (files in lexicographic order, then
 /// each file's list).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Config {
-    pub providers: Vec<Provider>,
+pub(crate) struct Config {
+    pub(crate) providers: Vec<Provider>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Provider {
+pub(crate) struct Provider {
     /// The executable's file name in the kubelet's `--image-credential-provider-bin-dir`.
-    pub name: String,
-    pub match_images: Vec<String>,
+    pub(crate) name: String,
+    pub(crate) match_images: Vec<String>,
     /// `None` when absent (the kubelet refuses that); used when a response has no cacheDuration.
-    pub default_cache_duration: Option<Duration>,
+    pub(crate) default_cache_duration: Option<Duration>,
     /// The request/response version, one of [`REQUEST_API_VERSIONS`].
-    pub api_version: String,
-    pub args: Vec<String>,
+    pub(crate) api_version: String,
+    pub(crate) args: Vec<String>,
     /// Appended to the kubelet's own environment; these win on duplicates.
-    pub env: Vec<(String, String)>,
-    pub token_attributes: Option<TokenAttributes>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) token_attributes: Option<TokenAttributes>,
     /// Where the provider was written, for messages.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 /// KEP-4412: the kubelet passes the pod's service-account token and the listed annotations.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct TokenAttributes {
-    pub service_account_token_audience: String,
-    pub require_service_account: Option<bool>,
-    pub required_service_account_annotation_keys: Vec<String>,
-    pub optional_service_account_annotation_keys: Vec<String>,
+pub(crate) struct TokenAttributes {
+    pub(crate) service_account_token_audience: String,
+    pub(crate) require_service_account: Option<bool>,
+    pub(crate) required_service_account_annotation_keys: Vec<String>,
+    pub(crate) optional_service_account_annotation_keys: Vec<String>,
     /// `ServiceAccount` or `Token`.
-    pub cache_type: String,
+    pub(crate) cache_type: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Origin {
+pub(crate) struct Origin {
     /// The file, in the directory form; `None` for text parsed alone.
-    pub file: Option<String>,
+    pub(crate) file: Option<String>,
     /// The provider's index in its file's `providers`.
-    pub index: usize,
-    pub line: usize,
+    pub(crate) index: usize,
+    pub(crate) line: usize,
     /// The line of each field and list item (`matchImages[2]`), for messages.
-    pub lines: HashMap<String, usize>,
+    pub(crate) lines: HashMap<String, usize>,
 }
 
 impl Origin {
     /// `providers[1]`, or `20-ecr.yaml: providers[1]` in the directory form.
-    pub fn field(&self, rest: &str) -> String {
+    pub(crate) fn field(&self, rest: &str) -> String {
         let sep = if rest.is_empty() || rest.starts_with('[') {
             ""
         } else {
@@ -96,7 +96,7 @@ impl Origin {
 
     /// The line of `field` (`matchImages[2]`, `tokenAttributes`), else of its parent, else of
     /// the provider.
-    pub fn line_of(&self, field: &str) -> usize {
+    pub(crate) fn line_of(&self, field: &str) -> usize {
         let mut field = field;
         loop {
             if let Some(line) = self.lines.get(field) {
@@ -112,13 +112,13 @@ impl Origin {
 
 /// One reason the kubelet would refuse the config (and not start).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: Option<String>,
-    pub line: Option<usize>,
+pub(crate) struct Problem {
+    pub(crate) file: Option<String>,
+    pub(crate) line: Option<usize>,
     /// The field at fault, such as `providers[0].matchImages[2]`; empty for the whole file.
-    pub field: String,
-    pub message: String,
-    pub fix: Option<String>,
+    pub(crate) field: String,
+    pub(crate) message: String,
+    pub(crate) fix: Option<String>,
 }
 
 impl fmt::Display for Problem {
@@ -140,8 +140,8 @@ impl fmt::Display for Problem {
 /// The kubelet would not start with this config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the kubelet would refuse this credential provider config: {}", join(.problems))]
-pub struct Rejected {
-    pub problems: Vec<Problem>,
+pub(crate) struct Rejected {
+    pub(crate) problems: Vec<Problem>,
 }
 
 fn join(problems: &[Problem]) -> String {
@@ -154,23 +154,24 @@ fn join(problems: &[Problem]) -> String {
 
 /// What decoding found: the providers it could read, and every problem on the way.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Decoded {
-    pub config: Config,
-    pub problems: Vec<Problem>,
+pub(crate) struct Decoded {
+    pub(crate) config: Config,
+    pub(crate) problems: Vec<Problem>,
     /// Not refusals: things the kubelet silently ignores (a second YAML document).
-    pub ignored: Vec<Problem>,
+    pub(crate) ignored: Vec<Problem>,
 }
 
 /// One config file: its name (for messages) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
+pub(crate) struct Source {
     /// The file's name in the directory form; empty for a config given as a file.
-    pub name: String,
-    pub text: String,
+    pub(crate) name: String,
+    pub(crate) text: String,
 }
 
 /// Parses one file as the kubelet does at start-up: the config, or every reason it refuses it.
-pub fn parse(text: &str) -> Result<Config, Rejected> {
+#[cfg(test)]
+pub(crate) fn parse(text: &str) -> Result<Config, Rejected> {
     decode(&[Source {
         name: String::new(),
         text: text.into(),
@@ -179,7 +180,7 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
 }
 
 impl Decoded {
-    pub fn into_result(self) -> Result<Config, Rejected> {
+    pub(crate) fn into_result(self) -> Result<Config, Rejected> {
         if self.problems.is_empty() {
             Ok(self.config)
         } else {
@@ -194,7 +195,7 @@ impl Decoded {
 /// (Kubernetes 1.34+) a directory whose `*.json`, `*.yaml` and `*.yml` files are read in
 /// lexicographic order. One file at a time: a directory of many large files never sits in
 /// memory whole, only the providers they decode to.
-pub fn read(path: &Path) -> Result<Decoded, ReadError> {
+pub(crate) fn read(path: &Path) -> Result<Decoded, ReadError> {
     let (files, in_dir) = config_files(path)?;
     let mut decoder = Decoder::default();
     for file in files {
@@ -267,14 +268,15 @@ fn read_source(file: &Path, in_dir: bool) -> Result<Source, ReadError> {
 
 #[derive(Debug, thiserror::Error)]
 #[error("could not read the credential provider config {}: {source}", path.display())]
-pub struct ReadError {
-    pub path: PathBuf,
-    pub source: std::io::Error,
+pub(crate) struct ReadError {
+    pub(crate) path: PathBuf,
+    pub(crate) source: std::io::Error,
 }
 
 /// Decodes and validates the files as one config, as the kubelet merges the directory form.
 /// Keeps going after a problem, so that a linter can report them all.
-pub fn decode(sources: &[Source]) -> Decoded {
+#[cfg(test)]
+pub(crate) fn decode(sources: &[Source]) -> Decoded {
     let mut decoder = Decoder::default();
     for source in sources {
         decoder.add(source);
@@ -984,23 +986,23 @@ fn is_qualified_name(key: &str) -> bool {
 /// A `matchImages` pattern or an image, split as the kubelet splits it: Go's
 /// `url.Parse("https://" + text)` and `net.SplitHostPort`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchemelessUrl {
-    pub host: String,
+pub(crate) struct SchemelessUrl {
+    pub(crate) host: String,
     /// Empty when the text names no port.
-    pub port: String,
+    pub(crate) port: String,
     /// From the first `/` on; empty when there is none.
-    pub path: String,
+    pub(crate) path: String,
 }
 
 impl SchemelessUrl {
-    pub fn labels(&self) -> Vec<&str> {
+    pub(crate) fn labels(&self) -> Vec<&str> {
         self.host.split('.').collect()
     }
 }
 
 /// Splits `text` as the kubelet does; an error where Go's URL parser fails (the kubelet then
 /// refuses a pattern at start-up).
-pub fn parse_schemeless_url(text: &str) -> Result<SchemelessUrl, String> {
+pub(crate) fn parse_schemeless_url(text: &str) -> Result<SchemelessUrl, String> {
     if let Some(c) = text.chars().find(|c| c.is_control() || *c == ' ') {
         return Err(format!("invalid character {c:?} in URL"));
     }
@@ -1040,11 +1042,11 @@ pub fn parse_schemeless_url(text: &str) -> Result<SchemelessUrl, String> {
 /// Go's `filepath.ErrBadPattern`: the kubelet counts such a pattern as matching nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("syntax error in pattern")]
-pub struct BadPattern;
+pub(crate) struct BadPattern;
 
 /// Why a pattern does or does not match an image, the kubelet's URLsMatch step by step.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Match {
+pub(crate) enum Match {
     Yes,
     /// The ports differ (one side may have none).
     Port {
@@ -1074,7 +1076,7 @@ pub enum Match {
 }
 
 /// The kubelet's URLsMatch(glob, image), with the reason when it is no.
-pub fn url_match(glob: &str, image: &str) -> Match {
+pub(crate) fn url_match(glob: &str, image: &str) -> Match {
     let (g, t) = match (parse_schemeless_url(glob), parse_schemeless_url(image)) {
         (Ok(g), Ok(t)) => (g, t),
         (Err(e), _) | (_, Err(e)) => return Match::Invalid(e),
@@ -1150,7 +1152,7 @@ impl fmt::Display for Match {
 
 impl Provider {
     /// The first of `matchImages` that matches `image`, as the kubelet's isImageAllowed checks.
-    pub fn matched_by(&self, image: &str) -> Option<&str> {
+    pub(crate) fn matched_by(&self, image: &str) -> Option<&str> {
         self.match_images
             .iter()
             .find(|glob| url_match(glob, image) == Match::Yes)
@@ -1160,7 +1162,7 @@ impl Provider {
 
 impl Config {
     /// Every provider the kubelet would exec for `image` (all of them run; their answers merge).
-    pub fn providers_for(&self, image: &str) -> Vec<&Provider> {
+    pub(crate) fn providers_for(&self, image: &str) -> Vec<&Provider> {
         self.providers
             .iter()
             .filter(|p| p.matched_by(image).is_some())
@@ -1169,7 +1171,7 @@ impl Config {
 }
 
 /// The `image` of the request the kubelet writes: the reference without tag or digest.
-pub fn request_image(image: &str) -> String {
+pub(crate) fn request_image(image: &str) -> String {
     let name = image.split('@').next().unwrap_or_default();
     match name.rsplit_once('/') {
         Some((registry, last)) => {
@@ -1182,7 +1184,7 @@ pub fn request_image(image: &str) -> String {
 /// Go's `path/filepath.Match` on Unix: `*` any run of non-`/` characters, `?` one, `[...]` a
 /// class with ranges and `^` negation, `\` escapes. A malformed pattern is an error even when
 /// the name already failed to match, as in Go.
-pub fn glob_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
+pub(crate) fn glob_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
     let pattern: Vec<char> = pattern.chars().collect();
     let name: Vec<char> = name.chars().collect();
     let (mut pattern, mut name) = (&pattern[..], &name[..]);

@@ -2,6 +2,6 @@
 //! CredentialProviderResponse out) and its CredentialProviderConfig rules (`config`, over
 //! `yaml`). Pure but for reading a config's files; knows nothing of AWS.
 
-pub mod config;
-pub mod request;
-pub mod yaml;
+pub(crate) mod config;
+pub(crate) mod request;
+pub(crate) mod yaml;

@@ -9,23 +9,23 @@ use serde_json::Value;
 
 use crate::secret::Secret;
 
-pub const REQUEST_KIND: &str = "CredentialProviderRequest";
-pub const RESPONSE_KIND: &str = "CredentialProviderResponse";
+pub(crate) const REQUEST_KIND: &str = "CredentialProviderRequest";
+pub(crate) const RESPONSE_KIND: &str = "CredentialProviderResponse";
 /// Read far more than any request needs, then stop: a runaway writer must not exhaust memory.
-pub const MAX_REQUEST_BYTES: usize = 1 << 20;
+pub(crate) const MAX_REQUEST_BYTES: usize = 1 << 20;
 
 /// The request versions the kubelet has spoken: v1alpha1 (1.20), v1beta1 (1.24), v1 (1.26).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiVersion {
+pub(crate) enum ApiVersion {
     V1Alpha1,
     V1Beta1,
     V1,
 }
 
 impl ApiVersion {
-    pub const ALL: [Self; 3] = [Self::V1, Self::V1Beta1, Self::V1Alpha1];
+    pub(crate) const ALL: [Self; 3] = [Self::V1, Self::V1Beta1, Self::V1Alpha1];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::V1Alpha1 => "credentialprovider.kubelet.k8s.io/v1alpha1",
             Self::V1Beta1 => "credentialprovider.kubelet.k8s.io/v1beta1",
@@ -42,12 +42,12 @@ impl ApiVersion {
 #[derive(Debug)]
 pub struct Request {
     /// The response MUST be in the same version as the request.
-    pub api_version: ApiVersion,
-    pub image: String,
+    pub(crate) api_version: ApiVersion,
+    pub(crate) image: String,
     /// KEP-4412: the pod's service-account token, present only with `tokenAttributes`.
-    pub service_account_token: Option<Secret>,
+    pub(crate) service_account_token: Option<Secret>,
     /// Only the annotations the provider config lists are passed by the kubelet.
-    pub service_account_annotations: BTreeMap<String, String>,
+    pub(crate) service_account_annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -166,25 +166,25 @@ fn truncated(text: &str) -> String {
 /// How the kubelet keys its cache of our answer. We always answer per registry: one ECR
 /// token is valid for every repository of a registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum CacheKeyType {
+pub(crate) enum CacheKeyType {
     Registry,
 }
 
 #[derive(Debug, Serialize)]
-pub struct AuthConfig<'a> {
-    pub username: &'a str,
-    pub password: &'a str,
+pub(crate) struct AuthConfig<'a> {
+    pub(crate) username: &'a str,
+    pub(crate) password: &'a str,
 }
 
 /// The response exactly as the kubelet decodes it (strictly: no other field may appear).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Response<'a> {
-    pub kind: &'static str,
-    pub api_version: &'static str,
-    pub cache_key_type: CacheKeyType,
-    pub cache_duration: String,
-    pub auth: BTreeMap<&'a str, AuthConfig<'a>>,
+pub(crate) struct Response<'a> {
+    pub(crate) kind: &'static str,
+    pub(crate) api_version: &'static str,
+    pub(crate) cache_key_type: CacheKeyType,
+    pub(crate) cache_duration: String,
+    pub(crate) auth: BTreeMap<&'a str, AuthConfig<'a>>,
 }
 
 #[cfg(test)]

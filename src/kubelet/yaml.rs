@@ -17,17 +17,17 @@ const ALIAS_RATIO: usize = 4;
 /// ...or this much, whichever is more, so that a small file may reuse its anchors freely.
 const MIN_ALIAS_BUDGET: usize = 64 << 10;
 /// How an alias bomb's refusal starts, go-yaml's words.
-pub const EXCESSIVE_ALIASING: &str = "excessive aliasing";
+pub(crate) const EXCESSIVE_ALIASING: &str = "excessive aliasing";
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     /// 1-based line where the value starts.
-    pub line: usize,
-    pub value: Value,
+    pub(crate) line: usize,
+    pub(crate) value: Value,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     /// An integer or a float, as written.
@@ -40,7 +40,7 @@ pub enum Value {
 
 impl Value {
     /// What the value is, for messages: "a string", "a boolean", …
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Null => "null",
             Self::Bool(_) => "a boolean",
@@ -54,20 +54,20 @@ impl Value {
 
 /// A parsed file: its first document (the only one the kubelet reads).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Document {
-    pub root: Node,
+pub(crate) struct Document {
+    pub(crate) root: Node,
     /// The file holds more documents after the first; the kubelet ignores them.
-    pub more_documents: bool,
+    pub(crate) more_documents: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
-pub struct YamlError {
-    pub line: usize,
-    pub message: String,
+pub(crate) struct YamlError {
+    pub(crate) line: usize,
+    pub(crate) message: String,
 }
 
-pub fn parse(text: &str) -> Result<Document, YamlError> {
+pub(crate) fn parse(text: &str) -> Result<Document, YamlError> {
     let mut builder = Builder {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),

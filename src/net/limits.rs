@@ -23,11 +23,11 @@ use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 
 /// GetAuthorizationToken answers with ~3 kB, STS with ~2 kB, IMDS with less: 1 MiB is far
 /// beyond any of them and still small next to the process's own ~10 MB.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// The answer's body went past `MAX_BODY_BYTES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyTooLarge;
+pub(crate) struct BodyTooLarge;
 
 impl fmt::Display for BodyTooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -42,7 +42,7 @@ impl fmt::Display for BodyTooLarge {
 impl std::error::Error for BodyTooLarge {}
 
 /// Whether `error` or one of its sources is `BodyTooLarge`.
-pub fn is_body_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_body_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(error) = current {
         if error.is::<BodyTooLarge>() {
@@ -55,7 +55,7 @@ pub fn is_body_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// A second attempt would only read as much again: an answer past the cap is not retried.
 #[derive(Debug)]
-pub struct NoRetryWhenTooLarge;
+pub(crate) struct NoRetryWhenTooLarge;
 
 impl ClassifyRetry for NoRetryWhenTooLarge {
     fn classify_retry(&self, context: &InterceptorContext) -> RetryAction {
@@ -74,7 +74,7 @@ impl ClassifyRetry for NoRetryWhenTooLarge {
 /// The head is handed on at once (the run's progress knows the answer began); the body is
 /// checked as the SDK reads it.
 #[derive(Debug, Clone)]
-pub struct CappedConnector<C>(pub C);
+pub(crate) struct CappedConnector<C>(pub C);
 
 fn too_large(error: BoxError) -> BoxError {
     if error.is::<LengthLimitError>() {
@@ -102,10 +102,10 @@ impl<C: HttpConnector + Clone + 'static> HttpConnector for CappedConnector<C> {
 /// An SDK HTTP client whose every connector is capped: what the SDK is given, always, so that
 /// its calls and its credential providers (IMDS, container credentials) share the ceiling.
 #[derive(Debug)]
-pub struct CappedClient(pub SharedHttpClient);
+pub(crate) struct CappedClient(pub SharedHttpClient);
 
 impl CappedClient {
-    pub fn shared(inner: SharedHttpClient) -> SharedHttpClient {
+    pub(crate) fn shared(inner: SharedHttpClient) -> SharedHttpClient {
         SharedHttpClient::new(Self(inner))
     }
 }

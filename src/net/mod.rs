@@ -2,8 +2,8 @@
 //! `ca_bundle`), the HTTPS connector (`tls`), proxy routing (`proxy`) and the cap on every body
 //! (`limits`). Knows nothing of AWS: it carries requests, and says how one failed.
 
-pub mod ca_bundle;
-pub mod limits;
-pub mod proxy;
-pub mod tls;
-pub mod trust;
+pub(crate) mod ca_bundle;
+pub(crate) mod limits;
+pub(crate) mod proxy;
+pub(crate) mod tls;
+pub(crate) mod trust;

@@ -50,21 +50,21 @@ const CREDENTIAL_ADDRESSES: [&str; 2] = ["fd00:ec2::254", "fd00:ec2::23"];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{variable}={shown:?} is not a usable proxy URL: {problem}")]
-pub struct ProxyUrlError {
-    pub variable: &'static str,
+pub(crate) struct ProxyUrlError {
+    pub(crate) variable: &'static str,
     /// The value with any user:password taken out.
-    pub shown: String,
-    pub problem: String,
+    pub(crate) shown: String,
+    pub(crate) problem: String,
 }
 
 /// A proxy from the environment.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ProxyUrl {
+pub(crate) struct ProxyUrl {
     /// The URL as given, user:password included: only for the connector.
     url: String,
     /// `scheme://host:port`, safe to show.
-    pub shown: String,
-    pub variable: &'static str,
+    pub(crate) shown: String,
+    pub(crate) variable: &'static str,
     /// `scheme://host:port`, as a URI.
     uri: http::Uri,
     host: String,
@@ -89,7 +89,7 @@ impl fmt::Display for ProxyUrl {
 /// in what is sent or could be echoed back: the user:password as written, the password as
 /// written and decoded, and the Basic credentials (base64 of `user:password`, and the whole
 /// `Proxy-Authorization` value), which a proxy may repeat in its status line.
-pub fn remember_credentials(value: &str) {
+pub(crate) fn remember_credentials(value: &str) {
     let Some((_, userinfo, _)) = crate::sanitize::split_userinfo(value.trim()) else {
         return;
     };
@@ -106,7 +106,7 @@ pub fn remember_credentials(value: &str) {
 /// Remembers the credentials of every proxy URL the environment holds (see
 /// `remember_credentials`); `ALL_PROXY` too, which is never read but could be echoed.
 /// `app::main` calls it first, with `sanitize::remember_environment_secrets`.
-pub fn remember_environment_credentials(env: impl Fn(&str) -> Option<String>) {
+pub(crate) fn remember_environment_credentials(env: impl Fn(&str) -> Option<String>) {
     for key in [
         "HTTPS_PROXY",
         "https_proxy",
@@ -396,7 +396,7 @@ fn in_network(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
 
 /// The proxies from the environment and the hosts that bypass them.
 #[derive(Debug, Clone, Default)]
-pub struct Proxies {
+pub(crate) struct Proxies {
     https: Option<ProxyUrl>,
     http: Option<ProxyUrl>,
     bypass: Vec<Bypass>,
@@ -406,7 +406,7 @@ pub struct Proxies {
 
 impl Proxies {
     /// Reads the proxy variables through `env` (an empty value counts as unset, as in Go).
-    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ProxyUrlError> {
+    pub(crate) fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ProxyUrlError> {
         let first = |names: &[&'static str]| {
             names.iter().find_map(|name| {
                 env(name)
@@ -442,7 +442,7 @@ impl Proxies {
     }
 
     /// The proxy for a request to `uri`, or `None` to connect directly.
-    pub fn route(&self, uri: &http::Uri) -> Option<&ProxyUrl> {
+    pub(crate) fn route(&self, uri: &http::Uri) -> Option<&ProxyUrl> {
         let (proxy, default_port) = match uri.scheme_str() {
             Some("https") => (self.https.as_ref()?, 443),
             Some("http") => (self.http.as_ref()?, 80),
@@ -478,7 +478,7 @@ impl Proxies {
     }
 
     /// The SDK's HTTP client: every request routed by these rules, with `trust`.
-    pub fn sdk_client(&self, trust: &Trust) -> RoutingClient {
+    pub(crate) fn sdk_client(&self, trust: &Trust) -> RoutingClient {
         RoutingClient {
             trust: trust.clone(),
             proxies: Arc::new(self.clone()),
@@ -487,7 +487,7 @@ impl Proxies {
     }
 
     /// A connector for requests outside the SDK, each wait bounded by `timeout`.
-    pub fn connector(&self, trust: &Trust, timeout: Duration) -> Routed {
+    pub(crate) fn connector(&self, trust: &Trust, timeout: Duration) -> Routed {
         let settings = HttpConnectorSettings::builder()
             .connect_timeout(timeout)
             .read_timeout(timeout)
@@ -519,20 +519,20 @@ type TimeoutKey = (Option<Duration>, Option<Duration>);
 /// The SDK's HTTP client: one `Routed` connector per set of connector settings, as the SDK's
 /// own client builds them.
 #[derive(Debug, Clone)]
-pub struct RoutingClient {
+pub(crate) struct RoutingClient {
     trust: Trust,
     proxies: Arc<Proxies>,
     connectors: Arc<Mutex<Vec<(TimeoutKey, Routed)>>>,
 }
 
 impl RoutingClient {
-    pub fn shared(&self) -> SharedHttpClient {
+    pub(crate) fn shared(&self) -> SharedHttpClient {
         SharedHttpClient::new(self.clone())
     }
 
     /// Starts the connection that a request to `uri` under `timeouts` will take (see
     /// `HttpsConnector::preconnect`).
-    pub fn preconnect(&self, uri: &http::Uri, timeouts: &TimeoutConfig) {
+    pub(crate) fn preconnect(&self, uri: &http::Uri, timeouts: &TimeoutConfig) {
         // The settings the SDK's orchestrator makes of its timeouts for every attempt.
         let mut settings = HttpConnectorSettings::builder();
         settings.set_connect_timeout(timeouts.connect_timeout());
@@ -576,7 +576,7 @@ impl HttpClient for RoutingClient {
 /// https:// requests over `tls::HttpsConnector`, http:// ones over the SDK's connector, which
 /// needs no roots for them (issue 11).
 #[derive(Debug, Clone)]
-pub struct Routed {
+pub(crate) struct Routed {
     trust: Trust,
     proxies: Arc<Proxies>,
     settings: Option<HttpConnectorSettings>,
@@ -721,10 +721,10 @@ fn authority_of(uri: &http::Uri) -> String {
 
 /// A request that went to a proxy and failed there: the proxy's fault, named as the proxy's.
 #[derive(Debug)]
-pub struct ProxyFailure {
-    pub proxy: ProxyUrl,
+pub(crate) struct ProxyFailure {
+    pub(crate) proxy: ProxyUrl,
     /// `host:port` the request was for.
-    pub target: String,
+    pub(crate) target: String,
     kind: FailureKind,
 }
 
@@ -770,7 +770,7 @@ impl std::error::Error for ProxyFailure {}
 
 impl ProxyFailure {
     /// What to do about it.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         let variable = self.proxy.variable;
         match &self.kind {
             FailureKind::Refused {

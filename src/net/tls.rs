@@ -41,7 +41,7 @@ use crate::sanitize::{error_chain, find_source};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A name resolver for hyper's TCP connector.
-pub trait Resolve:
+pub(crate) trait Resolve:
     tower_service::Service<
         Name,
         Response: Iterator<Item = SocketAddr>,
@@ -69,29 +69,33 @@ impl<R> Resolve for R where
 
 /// Where a TLS route's connections go first: the proxy that tunnels them, if any.
 #[derive(Debug, Clone)]
-pub struct ProxyHop {
+pub(crate) struct ProxyHop {
     /// `http://host:port` or `https://host:port`, without credentials.
-    pub uri: http::Uri,
+    pub(crate) uri: http::Uri,
     /// `Basic …` for `Proxy-Authorization`, when the proxy URL carried user:password.
-    pub basic_auth: Option<String>,
+    pub(crate) basic_auth: Option<String>,
 }
 
 /// The settings of one connector, as the SDK's `HttpConnectorSettings` give them.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     /// TCP connection, proxy tunnel and TLS handshake together.
-    pub connect: Option<Duration>,
+    pub(crate) connect: Option<Duration>,
     /// The whole exchange up to the response's head.
-    pub read: Option<Duration>,
+    pub(crate) read: Option<Duration>,
 }
 
 /// An SDK connector for https:// requests with `trust`.
-pub fn connector(trust: Trust, proxy: Option<ProxyHop>, timeouts: Timeouts) -> HttpsConnector {
+pub(crate) fn connector(
+    trust: Trust,
+    proxy: Option<ProxyHop>,
+    timeouts: Timeouts,
+) -> HttpsConnector {
     with_resolver(trust, proxy, timeouts, GaiResolver::new())
 }
 
 /// As `connector`, with names resolved by `resolver` (the test-only host routes).
-pub fn with_resolver<R: Resolve>(
+pub(crate) fn with_resolver<R: Resolve>(
     trust: Trust,
     proxy: Option<ProxyHop>,
     timeouts: Timeouts,
@@ -136,7 +140,7 @@ pub(crate) fn pinned(
 
 /// Sends each request over a TLS connection of its own making.
 #[derive(Clone)]
-pub struct HttpsConnector {
+pub(crate) struct HttpsConnector {
     send: Arc<dyn Transport>,
     read_timeout: Option<Duration>,
 }
@@ -146,7 +150,7 @@ impl HttpsConnector {
     /// runtime, for the first request to its host to take: the round trips then overlap what
     /// the caller does before sending it, such as signing it (issue 11). Its outcome, success
     /// or error, is what that request gets; nothing is sent on it before that request.
-    pub fn preconnect(&self, uri: http::Uri) {
+    pub(crate) fn preconnect(&self, uri: http::Uri) {
         self.send.preconnect(uri);
     }
 }
@@ -301,7 +305,7 @@ impl std::error::Error for TimeoutError {
 /// Resolves every name to one address: for the test-only host routes of debug builds.
 #[cfg(debug_assertions)]
 #[derive(Debug, Clone)]
-pub struct Pinned(pub std::net::IpAddr);
+pub(crate) struct Pinned(pub std::net::IpAddr);
 
 #[cfg(debug_assertions)]
 impl tower_service::Service<Name> for Pinned {

@@ -25,10 +25,10 @@ use crate::ahead::{Ahead, Work};
 use crate::files::{self, FileError, NamedFile, Shown};
 use crate::net::ca_bundle::{self, BundleError};
 
-pub const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
+pub(crate) const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
 
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     #[error(transparent)]
     File(#[from] FileError),
     #[error("{file} {error}")]
@@ -37,7 +37,7 @@ pub enum TlsError {
 
 /// The trust for every TLS connection: system roots, plus the bundle at `ca_bundle`.
 #[derive(Debug, Clone)]
-pub struct Trust {
+pub(crate) struct Trust {
     roots: Arc<Roots>,
     /// Made by the first TLS connector.
     config: Arc<OnceLock<Result<Arc<rustls::ClientConfig>, String>>>,
@@ -86,7 +86,7 @@ impl Roots {
 impl Trust {
     /// Reads and checks the bundle (on a thread of its own, under the run's deadline, or
     /// taken from `read_ca_bundle_ahead`); only certificates that passed reach the TLS stack.
-    pub async fn load(ca_bundle: Option<&Path>) -> Result<Self, TlsError> {
+    pub(crate) async fn load(ca_bundle: Option<&Path>) -> Result<Self, TlsError> {
         let bundle = match ca_bundle {
             None => Vec::new(),
             Some(path) => CA_BUNDLE
@@ -192,7 +192,9 @@ pub(crate) fn client_config(roots: Arc<Roots>) -> Result<ClientConfig, rustls::E
 
 /// What `with_root_certificates(roots)` would check, with the same words: webpki's checks
 /// against `roots`, and an empty store trusts no certificate (`UnknownIssuer`).
-pub fn verifier(roots: rustls::RootCertStore) -> Result<Arc<WebPkiServerVerifier>, rustls::Error> {
+pub(crate) fn verifier(
+    roots: rustls::RootCertStore,
+) -> Result<Arc<WebPkiServerVerifier>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()
@@ -256,7 +258,7 @@ static CA_BUNDLE: Ahead<PathBuf, Result<Vec<Vec<u8>>, TlsError>> =
     Ahead::new("ca-bundle", "read the CA bundle", read_ca_bundle);
 
 /// The work that reads the bundle at `path` ahead, for `Trust::load`.
-pub fn read_ca_bundle_ahead(path: &Path) -> Work {
+pub(crate) fn read_ca_bundle_ahead(path: &Path) -> Work {
     CA_BUNDLE.work(path.to_owned())
 }
 
@@ -289,7 +291,7 @@ static SYSTEM_ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
 /// the run takes to get to its first request (issue 11).
 /// Every read is bounded and takes only regular files, so this may come before `files` has
 /// checked `SSL_CERT_FILE` and the rest; a bad one still fails the run there.
-pub fn read_system_roots_ahead() -> Work {
+pub(crate) fn read_system_roots_ahead() -> Work {
     let (sender, roots) = tokio::sync::oneshot::channel::<Arc<Roots>>();
     if let Ok(mut slot) = ROOTS_THREAD.lock() {
         *slot = Some(sender);
@@ -360,7 +362,7 @@ mod linux {
 
     /// Every certificate of the system's store, in DER, and why its bundle gave none, if it
     /// gave none: the file, and what was wrong with it.
-    pub fn system_certificates() -> (Vec<Vec<u8>>, Option<String>) {
+    pub(crate) fn system_certificates() -> (Vec<Vec<u8>>, Option<String>) {
         let env_file = std::env::var_os("SSL_CERT_FILE")
             .filter(|value| !value.is_empty())
             .map(PathBuf::from);
@@ -411,7 +413,7 @@ mod linux {
     }
 
     /// Appends the certificates of the bundle at `path`; if it gives none, says why.
-    pub fn bundle_certificates(
+    pub(crate) fn bundle_certificates(
         path: PathBuf,
         origin: &'static str,
         out: &mut Vec<Vec<u8>>,
@@ -446,7 +448,7 @@ mod linux {
 
     /// Appends each PEM certificate of `text` that decodes, in DER; no constant-time decoder
     /// (nothing here is secret). Whether rustls can take it as a root is the root store's to say.
-    pub fn decode_certificates(text: &[u8], out: &mut Vec<Vec<u8>>) {
+    pub(crate) fn decode_certificates(text: &[u8], out: &mut Vec<Vec<u8>>) {
         let mut rest = text;
         while let Some(start) = memchr::memmem::find(rest, BEGIN.as_bytes()) {
             let after = &rest[start + BEGIN.len()..];

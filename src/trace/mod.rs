@@ -3,7 +3,7 @@
 //! because its debug output can carry request headers. Untraced, a warning is one
 //! `ecr-credential-provider: warning: …` line through `output`, its message only.
 
-pub mod safe_log;
+pub(crate) mod safe_log;
 
 use std::fmt::{self, Write as _};
 
@@ -16,7 +16,7 @@ use tracing_subscriber::prelude::*;
 use crate::cli::{TraceFormat, TraceLevel};
 use crate::output;
 
-pub fn init(setting: Option<(TraceFormat, TraceLevel)>) {
+pub(crate) fn init(setting: Option<(TraceFormat, TraceLevel)>) {
     let ours = match setting {
         None => LevelFilter::WARN,
         Some((_, TraceLevel::Info)) => LevelFilter::INFO,

@@ -19,8 +19,8 @@ const MAX_SDK_CHARS: usize = 300;
 
 /// Stderr, one sanitised line per event.
 #[derive(Debug, Clone, Copy)]
-pub struct SafeStderr {
-    pub json: bool,
+pub(crate) struct SafeStderr {
+    pub(crate) json: bool,
 }
 
 impl<'a> MakeWriter<'a> for SafeStderr {
@@ -46,7 +46,7 @@ impl SafeStderr {
 }
 
 /// Collects one event's text and writes it, cleaned, when dropped.
-pub struct EventWriter {
+pub(crate) struct EventWriter {
     buffer: Vec<u8>,
     json: bool,
     sdk: bool,
@@ -99,7 +99,7 @@ fn clean_value(text: &str, sdk: bool, escape: bool) -> String {
 }
 
 /// One event's formatted text → one safe line, without the newline.
-pub fn clean_event(text: &str, json: bool, sdk: bool) -> String {
+pub(crate) fn clean_event(text: &str, json: bool, sdk: bool) -> String {
     let text = text.trim_end_matches(['\n', '\r']);
     if json && let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) {
         clean_json(&mut value, sdk);

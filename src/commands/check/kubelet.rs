@@ -20,7 +20,7 @@ use crate::kubelet::config::{self as kubelet_config, Config, Decoded, Provider, 
 
 /// Runs `check` as the provider `config` picks for `image`. `flags` are the check's own flags
 /// (`--registry-endpoint`, `--service-account-token-file`, `--role-arn`), passed on.
-pub async fn check(
+pub(crate) async fn check(
     path: &str,
     image: &str,
     flags: &[String],

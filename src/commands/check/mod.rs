@@ -6,7 +6,7 @@
 //! as timed out, the steps that need it as not tried, and the report always prints in time.
 
 mod budget;
-pub mod kubelet;
+pub(crate) mod kubelet;
 mod pod;
 mod pull;
 mod report;
@@ -14,8 +14,8 @@ mod repository;
 
 use std::time::{Duration, SystemTime};
 
-pub use pod::Pod;
-pub use report::{Report, Status, Step};
+pub(crate) use pod::Pod;
+pub(crate) use report::Report;
 
 use crate::aws::TokenClaims;
 use crate::aws::{AwsError, CallerIdentity, Session, Settings};
@@ -32,18 +32,18 @@ use repository::{Repository, RepositoryOutcome};
 
 /// What to check, and as whom.
 #[derive(Debug)]
-pub struct Options {
-    pub image: String,
-    pub registry_endpoint: Option<String>,
-    pub pod: Option<Pod>,
+pub(crate) struct Options {
+    pub(crate) image: String,
+    pub(crate) registry_endpoint: Option<String>,
+    pub(crate) pod: Option<Pod>,
     /// `AWS_ECR_ROLE_ARN`, for a pod's role.
-    pub role_arn_env: Option<String>,
+    pub(crate) role_arn_env: Option<String>,
     /// The whole check's deadline; the report is printed within it.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Runs every step it can; a failed step stops only the steps that depend on it.
-pub async fn check(
+pub(crate) async fn check(
     options: &Options,
     settings: &Settings,
     progress: &Progress,

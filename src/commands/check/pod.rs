@@ -13,13 +13,13 @@ use crate::secret::Secret;
 /// A pod, as far as the provider sees it: its service-account token and, standing for the
 /// annotation `eks.amazonaws.com/ecr-role-arn`, the role it names (possibly empty).
 #[derive(Debug)]
-pub struct Pod {
-    pub token: Secret,
-    pub role_arn: Option<String>,
+pub(crate) struct Pod {
+    pub(crate) token: Secret,
+    pub(crate) role_arn: Option<String>,
 }
 
 /// The `role` step. `Err(())`: the step failed and the rest cannot run.
-pub fn role_step(
+pub(crate) fn role_step(
     pod: &Pod,
     role_arn_env: Option<&str>,
     steps: &mut Steps,

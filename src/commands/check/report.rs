@@ -23,33 +23,33 @@ const ORDER: [&str; 8] = [
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Pass,
     Fail,
     Skip,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Step {
-    pub name: String,
-    pub status: Status,
-    pub detail: String,
+pub(crate) struct Step {
+    pub(crate) name: String,
+    pub(crate) status: Status,
+    pub(crate) detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
+    pub(crate) cause: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
+    pub(crate) fix: Option<String>,
 }
 
 /// Also read back: `check --config` reads the report of the check it runs as the provider.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Report {
-    pub image: String,
-    pub pullable: bool,
-    pub steps: Vec<Step>,
+pub(crate) struct Report {
+    pub(crate) image: String,
+    pub(crate) pullable: bool,
+    pub(crate) steps: Vec<Step>,
 }
 
 impl Report {
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut text = format!("Can this identity pull {}?\n", self.image);
         for step in &self.steps {
             let mark = match step.status {
@@ -74,7 +74,7 @@ impl Report {
         text
     }
 
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self)
             .unwrap_or_else(|_| unreachable!("a report of strings always serializes"))
     }
@@ -82,30 +82,30 @@ impl Report {
 
 /// The steps so far, in the order a pull takes them.
 #[derive(Default)]
-pub struct Steps(pub Vec<Step>);
+pub(crate) struct Steps(pub Vec<Step>);
 
 impl Steps {
-    pub fn pass(&mut self, name: &'static str, detail: impl Into<String>) {
+    pub(crate) fn pass(&mut self, name: &'static str, detail: impl Into<String>) {
         self.push(name, Status::Pass, detail, Advice::default());
     }
 
     /// Not applicable, or could not be told: says why, never counts as a failure.
-    pub fn skip(&mut self, name: &'static str, detail: impl Into<String>) {
+    pub(crate) fn skip(&mut self, name: &'static str, detail: impl Into<String>) {
         self.push(name, Status::Skip, detail, Advice::default());
     }
 
     /// Not applicable as such, with something the user should still know.
-    pub fn note(&mut self, name: &'static str, detail: impl Into<String>, advice: Advice) {
+    pub(crate) fn note(&mut self, name: &'static str, detail: impl Into<String>, advice: Advice) {
         self.push(name, Status::Skip, detail, advice);
     }
 
-    pub fn fail(&mut self, name: &'static str, detail: impl Into<String>, advice: Advice) {
+    pub(crate) fn fail(&mut self, name: &'static str, detail: impl Into<String>, advice: Advice) {
         self.push(name, Status::Fail, detail, advice);
     }
 
     /// `first` and every step after it in `ORDER`, which depend on one that failed: `–`, and
     /// which one stopped them.
-    pub fn not_tried_from(&mut self, first: &str, because: &str) {
+    pub(crate) fn not_tried_from(&mut self, first: &str, because: &str) {
         let start = ORDER.iter().position(|step| *step == first);
         debug_assert!(start.is_some(), "{first} is not a step");
         for name in &ORDER[start.unwrap_or(ORDER.len())..] {
@@ -114,7 +114,7 @@ impl Steps {
     }
 
     /// One step that depends on one that failed, when the steps after it can still run.
-    pub fn not_tried(&mut self, name: &'static str, because: &str) {
+    pub(crate) fn not_tried(&mut self, name: &'static str, because: &str) {
         self.skip(name, format!("not tried: {because}"));
     }
 
@@ -134,7 +134,7 @@ impl Steps {
         });
     }
 
-    pub fn report(self, image: &str, pullable: bool) -> Report {
+    pub(crate) fn report(self, image: &str, pullable: bool) -> Report {
         let pullable = pullable && self.0.iter().all(|s| s.status != Status::Fail);
         Report {
             image: image.to_owned(),

@@ -6,10 +6,10 @@ use std::fmt;
 
 /// Enough for either header: ELF's is in its first 20 bytes, PE's wherever the DOS header
 /// points, which linkers keep well inside the first page.
-pub const HEAD_BYTES: u64 = 4096;
+pub(crate) const HEAD_BYTES: u64 = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// Linux and the other Unixes.
     Elf,
     /// Windows.
@@ -18,17 +18,17 @@ pub enum Format {
 
 /// What an executable was built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Binary {
-    pub format: Format,
+pub(crate) struct Binary {
+    pub(crate) format: Format,
     /// `e_machine` or `Machine`, as written.
-    pub machine: u16,
+    pub(crate) machine: u16,
     /// ELF's class (PE tells it by the machine).
-    pub bits64: bool,
+    pub(crate) bits64: bool,
 }
 
 impl Binary {
     /// The header at the start of `head`, if it is an ELF or PE one.
-    pub fn parse(head: &[u8]) -> Option<Self> {
+    pub(crate) fn parse(head: &[u8]) -> Option<Self> {
         let u16_at = |at: usize, big_endian: bool| {
             let bytes: [u8; 2] = head.get(at..at + 2)?.try_into().ok()?;
             Some(if big_endian {
@@ -61,7 +61,7 @@ impl Binary {
     }
 
     /// The architecture, in `std::env::consts::ARCH`'s words, if it is one of those.
-    pub fn arch(&self) -> Option<&'static str> {
+    pub(crate) fn arch(self) -> Option<&'static str> {
         let arch = match (self.format, self.machine, self.bits64) {
             (Format::Elf, 3, _) | (Format::Pe, 0x14c, _) => "x86",
             (Format::Elf, 62, _) | (Format::Pe, 0x8664, _) => "x86_64",
@@ -82,7 +82,7 @@ impl Binary {
 
     /// Whether a machine of architecture `arch` runs it: `None` when that cannot be told
     /// (an architecture this table does not know).
-    pub fn runs_on(&self, arch: &str) -> Option<bool> {
+    pub(crate) fn runs_on(self, arch: &str) -> Option<bool> {
         KNOWN.contains(&arch).then(|| self.arch() == Some(arch))
     }
 }

@@ -3,7 +3,7 @@
 //! for KEP-4412 tokens, sane cache durations). Owns its own arguments; reads files only in
 //! `run`; everything else is pure and table-tested.
 
-pub mod binary;
+pub(crate) mod binary;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -24,18 +24,18 @@ use crate::kubelet::config::{
 use crate::sanitize::is_secret_name;
 use binary::Binary;
 
-pub const PROVIDER_NAME: &str = "ecr-credential-provider";
-pub const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
-pub const AUDIENCE: &str = "sts.amazonaws.com";
-pub const DEFAULT_CACHE_DURATION: &str = "12h0m0s";
+pub(crate) const PROVIDER_NAME: &str = "ecr-credential-provider";
+pub(crate) const ROLE_ANNOTATION: &str = "eks.amazonaws.com/ecr-role-arn";
+pub(crate) const AUDIENCE: &str = "sts.amazonaws.com";
+pub(crate) const DEFAULT_CACHE_DURATION: &str = "12h0m0s";
 /// ECR tokens live 12 hours: a longer default cache would outlive them.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 /// What `run` prints on stdout, and whether the answer is yes (no errors).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub stdout: String,
-    pub success: bool,
+pub(crate) struct Outcome {
+    pub(crate) stdout: String,
+    pub(crate) success: bool,
 }
 
 // --- ECR's host forms ------------------------------------------------------------------------
@@ -298,14 +298,14 @@ fn non_ecr_witness(glob: &[&str]) -> Option<String> {
 // --- the generator -------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Options {
-    pub json: bool,
-    pub accounts: Vec<String>,
-    pub regions: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub args: Vec<String>,
-    pub cache_dir: Option<String>,
-    pub service_account: bool,
+pub(crate) struct Options {
+    pub(crate) json: bool,
+    pub(crate) accounts: Vec<String>,
+    pub(crate) regions: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) args: Vec<String>,
+    pub(crate) cache_dir: Option<String>,
+    pub(crate) service_account: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -347,7 +347,7 @@ struct GeneratedTokens {
 }
 
 /// The matchImages for these accounts and regions (none: every one), ECR Public included.
-pub fn match_images(accounts: &[String], regions: &[String]) -> Vec<String> {
+pub(crate) fn match_images(accounts: &[String], regions: &[String]) -> Vec<String> {
     let star = ["*".to_owned()];
     let accounts = if accounts.is_empty() {
         &star[..]
@@ -418,7 +418,7 @@ fn generated(options: &Options) -> GeneratedConfig {
 }
 
 /// The config for `options`, as YAML (commented) or JSON.
-pub fn generate(options: &Options) -> String {
+pub(crate) fn generate(options: &Options) -> String {
     let config = generated(options);
     if options.json {
         return serde_json::to_string_pretty(&config).unwrap_or_default();
@@ -494,7 +494,7 @@ pub fn generate(options: &Options) -> String {
 // --- the linter ------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
+pub(crate) enum Severity {
     /// The kubelet refuses the config, or ECR pulls cannot work.
     Error,
     /// Works, but not as intended: pulls without credentials, extra calls, surprises.
@@ -514,19 +514,23 @@ impl Severity {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub severity: Severity,
-    pub file: Option<String>,
-    pub line: Option<usize>,
+pub(crate) struct Finding {
+    pub(crate) severity: Severity,
+    pub(crate) file: Option<String>,
+    pub(crate) line: Option<usize>,
     /// The field at fault (`providers[0].matchImages[2]`), with the pattern or value in it.
-    pub field: String,
-    pub message: String,
-    pub fix: Option<String>,
+    pub(crate) field: String,
+    pub(crate) message: String,
+    pub(crate) fix: Option<String>,
 }
 
 /// What `--bin-dir` holds for a provider's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Executable {
+#[allow(
+    clippy::enum_variant_names,
+    reason = "NotExecutable says what the file lacks, in the words of the finding"
+)]
+pub(crate) enum Executable {
     Yes,
     /// `NAME.exe`: what a Windows kubelet runs for NAME.
     WindowsExe,
@@ -537,10 +541,10 @@ pub enum Executable {
 }
 
 /// `--bin-dir`: the directory, and what it holds under a provider's name.
-pub type BinDir<'a> = (&'a str, &'a dyn Fn(&str) -> Executable);
+pub(crate) type BinDir<'a> = (&'a str, &'a dyn Fn(&str) -> Executable);
 
 /// Every finding for a decoded config, errors first.
-pub fn lint(decoded: &Decoded, bin_dir: Option<BinDir<'_>>) -> Vec<Finding> {
+pub(crate) fn lint(decoded: &Decoded, bin_dir: Option<BinDir<'_>>) -> Vec<Finding> {
     let mut findings: Vec<Finding> = decoded
         .problems
         .iter()
@@ -1161,7 +1165,7 @@ fn lint_coverage(config: &Config, findings: &mut Vec<Finding>) {
 }
 
 /// The report: one block per finding, then a summary line.
-pub fn report(name: &str, findings: &[Finding]) -> String {
+pub(crate) fn report(name: &str, findings: &[Finding]) -> String {
     let mut out = String::new();
     for f in findings {
         let file = f
@@ -1198,7 +1202,7 @@ pub fn report(name: &str, findings: &[Finding]) -> String {
 
 /// Which providers the kubelet would exec for `image`, how, and why the others do not match.
 /// Returns the text and whether any provider matched.
-pub fn explain_image(config: &Config, image: &str, bin_dir: Option<&str>) -> (String, bool) {
+pub(crate) fn explain_image(config: &Config, image: &str, bin_dir: Option<&str>) -> (String, bool) {
     let mut out = String::new();
     let chosen = config.providers_for(image);
     let request_image = kubelet_config::request_image(image);
@@ -1404,7 +1408,7 @@ fn parse_args(args: &[String]) -> Result<Command, Error> {
 }
 
 /// `ecr-credential-provider config ARGS`: the only function here that touches files.
-pub fn run(args: &[String]) -> Result<Outcome, Error> {
+pub(crate) fn run(args: &[String]) -> Result<Outcome, Error> {
     match parse_args(args)? {
         Command::Help => Ok(Outcome {
             stdout: crate::cli::help(Some("config")),
