@@ -1,6 +1,6 @@
 //! The shared token cache, opt-in for the kubelet (`--cache-dir=DIR`,
 //! `ECR_CREDENTIAL_PROVIDER_CACHE_DIR`) and on by default for the Docker helper (see
-//! `docker_helper`): every exec on a node for one registry and identity shares one
+//! `commands::docker_helper`): every exec on a node for one registry and identity shares one
 //! GetAuthorizationToken.
 //!
 //! One JSON file per key (service, registry, region, endpoint, identity), named by the key's

@@ -102,7 +102,7 @@ pub(crate) enum Failure {
         cause: String,
         hint: String,
     },
-    /// The answer went past the ceiling on bodies (`limits`).
+    /// The answer went past the ceiling on bodies (`net::limits`).
     TooLarge {
         endpoint: Option<String>,
     },

@@ -155,7 +155,7 @@ impl Session {
 
     /// Starts the private ECR token call's connection (TCP, proxy tunnel, TLS) to the URL
     /// `client`'s endpoint rules give, so that it is made while the call is prepared and
-    /// signed (see `tls::HttpsConnector::preconnect`).
+    /// signed (see `net::tls::HttpsConnector::preconnect`).
     pub(super) async fn connect_ahead(&self, client: &aws_sdk_ecr::Client) {
         if !matches!(self.api, Api::Private { .. }) {
             return;
