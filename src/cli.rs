@@ -4,7 +4,8 @@
 //!
 //! Each subcommand is one [`Spec`] in [`COMMANDS`]: its usage, flags, example and exit codes,
 //! from which `--help`, the man page and the README's command-line section are all made.
-//! Adding a subcommand is one entry there, one [`Command`] variant, a module under `commands` and one arm in `app`.
+//! Adding a subcommand is one entry there, one [`Command`] variant, a module under `commands`
+//! and one arm in `app`.
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
