@@ -17,9 +17,7 @@ use crate::deadline::{Progress, Stdin};
 use crate::error::Error;
 use crate::request::{self, ApiVersion, MAX_REQUEST_BYTES, Request};
 use crate::secret::Secret;
-use crate::{
-    aws, check, config_cmd, docker_helper, files, http, image, output, plugin, proxy, trace,
-};
+use crate::{aws, check, config_cmd, docker_helper, files, http, output, plugin, proxy, trace};
 
 /// The whole program: what `main` returns.
 pub fn main() -> ExitCode {
@@ -98,8 +96,8 @@ pub fn main() -> ExitCode {
 
 /// Starts what this run will wait for on threads of their own (see `ahead`), each thread's
 /// work in the order the run needs it: the CA bundle, then the files the SDK reads and the
-/// ECR endpoint rules, unless a cache may answer; the request on stdin and the host pattern
-/// its image is matched with; for a TLS token call, the system's roots.
+/// ECR endpoint rules, unless a cache may answer; the request on stdin; for a TLS token call,
+/// the system's roots.
 fn start_reading_ahead(cli: &cli::Cli) {
     let calls_aws =
         matches!(cli.command, Command::Provide | Command::Get { .. }) && cli.cache_dir.is_none();
@@ -118,7 +116,7 @@ fn start_reading_ahead(cli: &cli::Cli) {
     }
     if matches!(cli.command, Command::Provide) {
         let stdin = STDIN.work(());
-        let _ = ahead::in_turn("stdin", vec![stdin, Box::new(image::compile_patterns)]);
+        let _ = ahead::in_turn("stdin", vec![stdin]);
     }
     if calls_aws && !aws::endpoint_is_plain_http() {
         let _ = ahead::in_turn("system-roots", vec![http::read_system_roots_ahead()]);
