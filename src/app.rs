@@ -17,7 +17,7 @@ use crate::kubelet::request::{self, ApiVersion, Request};
 use crate::net::{proxy, trust};
 use crate::runtime::{STDIN, block_on, ca_bundle_path, open_cache, read_stdin};
 use crate::secret::Secret;
-use crate::{aws, files, image, output, trace};
+use crate::{aws, files, output, trace};
 
 /// The whole program: what `main` returns.
 pub fn main() -> ExitCode {
@@ -97,8 +97,8 @@ pub fn main() -> ExitCode {
 
 /// Starts what this run will wait for on threads of their own (see `ahead`), each thread's
 /// work in the order the run needs it: the CA bundle, then the files the SDK reads and the
-/// ECR endpoint rules, unless a cache may answer; the request on stdin and the host pattern
-/// its image is matched with; for a TLS token call, the system's roots.
+/// ECR endpoint rules, unless a cache may answer; the request on stdin; for a TLS token call,
+/// the system's roots.
 fn start_reading_ahead(cli: &cli::Cli) {
     let calls_aws =
         matches!(cli.command, Command::Provide | Command::Get { .. }) && cli.cache_dir.is_none();
@@ -117,7 +117,7 @@ fn start_reading_ahead(cli: &cli::Cli) {
     }
     if matches!(cli.command, Command::Provide) {
         let stdin = STDIN.work(());
-        let _ = ahead::in_turn("stdin", vec![stdin, Box::new(image::compile_patterns)]);
+        let _ = ahead::in_turn("stdin", vec![stdin]);
     }
     if calls_aws && !aws::endpoint_is_plain_http() {
         let _ = ahead::in_turn("system-roots", vec![trust::read_system_roots_ahead()]);

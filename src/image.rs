@@ -3,9 +3,6 @@
 //! applied to the lowercased host so that DNS case does not change the answer.
 
 use std::fmt;
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 use crate::sanitize;
 
@@ -14,23 +11,58 @@ pub(crate) const MAX_IMAGE_LEN: usize = 4096;
 
 pub(crate) const ECR_PUBLIC_HOSTS: [&str; 2] = ["public.ecr.aws", "ecr-public.aws.com"];
 
-/// Upstream's private ECR host pattern, on the lowercased host.
-#[allow(
-    clippy::expect_used,
-    reason = "a constant pattern, checked by every test"
-)]
-static PRIVATE_ECR_HOST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"^([0-9]{12})\.dkr[.-]ecr(-fips)?\.([a-z0-9][a-z0-9_-]*)\.",
-        r"(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)",
-        r"|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$",
-    ))
-    .expect("the private ECR host pattern is valid")
-});
+/// The domains that end upstream's private ECR host pattern, one per partition form.
+const PRIVATE_ECR_DOMAINS: [&str; 9] = [
+    "amazonaws.com",
+    "amazonaws.com.cn",
+    "amazonaws.eu",
+    "on.aws",
+    "on.amazonwebservices.com.cn",
+    "sc2s.sgov.gov",
+    "c2s.ic.gov",
+    "cloud.adc-e.uk",
+    "csp.hci.ic.gov",
+];
 
-/// Compiles the host pattern now (0.5M instructions), so that `parse` finds it ready.
-pub(crate) fn compile_patterns() {
-    LazyLock::force(&PRIVATE_ECR_HOST);
+/// The parts of a private ECR host that upstream's pattern captures.
+#[derive(Debug, PartialEq, Eq)]
+struct PrivateEcrHost<'a> {
+    registry_id: &'a str,
+    fips: bool,
+    region: &'a str,
+    domain: &'a str,
+}
+
+/// Upstream's private ECR host pattern on the lowercased host,
+/// `^([0-9]{12})\.dkr[.-]ecr(-fips)?\.([a-z0-9][a-z0-9_-]*)\.(DOMAIN)$`, matched by hand: the
+/// region holds no `.`, so each part ends where the next `.` is and nothing needs to backtrack.
+/// A regular expression engine for this one pattern was over 200 KiB of a binary that must stay
+/// under 5 MiB; a test holds this to the pattern.
+fn match_private_ecr_host(host: &str) -> Option<PrivateEcrHost<'_>> {
+    let (registry_id, rest) = host.split_at_checked(12)?;
+    if !registry_id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest = rest
+        .strip_prefix(".dkr.ecr")
+        .or_else(|| rest.strip_prefix(".dkr-ecr"))?;
+    let (fips, rest) = match rest.strip_prefix("-fips.") {
+        Some(rest) => (true, rest),
+        None => (false, rest.strip_prefix('.')?),
+    };
+    let (region, domain) = rest.split_once('.')?;
+    let mut region_bytes = region.bytes();
+    let region_ok = region_bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && region_bytes
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    (region_ok && PRIVATE_ECR_DOMAINS.contains(&domain)).then_some(PrivateEcrHost {
+        registry_id,
+        fips,
+        region,
+        domain,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,23 +294,105 @@ fn classify(hostname: &str) -> RegistryKind {
     if ECR_PUBLIC_HOSTS.contains(&hostname) {
         return RegistryKind::Public;
     }
-    let Some(captures) = PRIVATE_ECR_HOST.captures(hostname) else {
+    let Some(host) = match_private_ecr_host(hostname) else {
         return RegistryKind::Unrecognized;
     };
-    let region = &captures[3];
-    let domain = &captures[4];
     RegistryKind::Private(PrivateEcr {
-        registry_id: captures[1].to_owned(),
-        region: region.to_owned(),
-        partition: Partition::from_domain(domain, region),
-        fips: captures.get(2).is_some(),
-        dual_stack: domain.starts_with("on."),
+        registry_id: host.registry_id.to_owned(),
+        region: host.region.to_owned(),
+        partition: Partition::from_domain(host.domain, host.region),
+        fips: host.fips,
+        dual_stack: host.domain.starts_with("on."),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand matcher against upstream's pattern itself, on hosts made from every part's
+    /// valid and invalid forms.
+    #[test]
+    fn the_host_matcher_is_upstreams_pattern() {
+        let pattern = regex::Regex::new(concat!(
+            r"^([0-9]{12})\.dkr[.-]ecr(-fips)?\.([a-z0-9][a-z0-9_-]*)\.",
+            r"(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)",
+            r"|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$",
+        ))
+        .unwrap();
+        let ids = [
+            "123456789012",
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "",
+        ];
+        let services = [
+            ".dkr.ecr",
+            ".dkr-ecr",
+            ".dkr_ecr",
+            ".dkrecr",
+            ".dkr.ecr-fips",
+            ".dkr-ecr-fips",
+            ".dkr.ecr-fip",
+            ".dkr.ecrfips",
+            "dkr.ecr",
+            ".dkr.ec",
+        ];
+        let regions = [
+            ".us-east-1",
+            ".us-gov-west-1",
+            ".cn-north-1",
+            ".eu_x",
+            ".1a",
+            ".-us",
+            "._us",
+            ".",
+            "",
+            ".us.east",
+            ".us-east-1.",
+            ".US-east-1",
+            ".eusc-de-east-1",
+        ];
+        let mut domains: Vec<String> = PRIVATE_ECR_DOMAINS
+            .iter()
+            .map(|d| format!(".{d}"))
+            .collect();
+        domains.extend(
+            [
+                ".amazonaws.com.",
+                ".amazonaws.co",
+                ".amazonaws.com.cnx",
+                ".on.aws.",
+                ".aws",
+                ".amazonaws.com\n",
+                "",
+                ".",
+                ".amazonaws.com.evil.example",
+                ".xamazonaws.com",
+            ]
+            .map(str::to_owned),
+        );
+        let mut hosts = 0;
+        for id in ids {
+            for service in services {
+                for region in regions {
+                    for domain in &domains {
+                        let host = format!("{id}{service}{region}{domain}");
+                        let expected = pattern.captures(&host).map(|c| PrivateEcrHost {
+                            registry_id: c.get(1).unwrap().as_str(),
+                            fips: c.get(2).is_some(),
+                            region: c.get(3).unwrap().as_str(),
+                            domain: c.get(4).unwrap().as_str(),
+                        });
+                        assert_eq!(match_private_ecr_host(&host), expected, "{host}");
+                        hosts += 1;
+                    }
+                }
+            }
+        }
+        assert!(hosts > 10_000, "{hosts}");
+    }
 
     const ID: &str = "123456789012";
 

@@ -4,9 +4,7 @@
 //! bounded (issue 10). Formatting stays with `trace`; this only sees the finished text.
 
 use std::io::{self, Write};
-use std::sync::LazyLock;
 
-use regex::Regex;
 use tracing::Metadata;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -76,20 +74,31 @@ impl Drop for EventWriter {
     }
 }
 
-/// `DisplayErrorContext` ends with ` (Debug of the error)`; its first capital-letter type
-/// name followed by `(` or ` {` marks where the dump begins. A `credential_process` failure
-/// quotes the helper's stderr after `Stderr:`, which may hold anything.
-static DEBUG_DUMP: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r" \([A-Za-z0-9_]*[A-Z][A-Za-z0-9_]*(\(| \{)|\. Stderr:").ok());
+/// Where the SDK's debug dump begins in `text`: `DisplayErrorContext` ends with ` (Debug of the
+/// error)`, whose first type name (a run of word characters with a capital letter) is followed by
+/// `(` or ` {`; a `credential_process` failure quotes the helper's stderr after `. Stderr:`,
+/// which may hold anything. The earliest of the two marks.
+fn debug_dump_start(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let is_word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    (0..bytes.len()).find(|&at| {
+        let rest = &bytes[at..];
+        if rest.starts_with(b". Stderr:") {
+            return true;
+        }
+        let Some(after) = rest.strip_prefix(b" (") else {
+            return false;
+        };
+        let name_len = after.iter().take_while(|b| is_word(b)).count();
+        let (name, next) = after.split_at(name_len);
+        name.iter().any(u8::is_ascii_uppercase)
+            && (next.starts_with(b"(") || next.starts_with(b" {"))
+    })
+}
 
 fn clean_value(text: &str, sdk: bool, escape: bool) -> String {
     let mut text = sanitize::scrub(text);
-    if sdk
-        && let Some(start) = DEBUG_DUMP
-            .as_ref()
-            .and_then(|dump| dump.find(&text))
-            .map(|found| found.start())
-    {
+    if sdk && let Some(start) = debug_dump_start(&text) {
         text.truncate(start);
     }
     if escape {
@@ -128,6 +137,45 @@ fn clean_json(value: &mut serde_json::Value, sdk: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand search against the pattern it stands for.
+    #[test]
+    fn the_debug_dump_is_found_where_the_pattern_finds_it() {
+        let pattern =
+            regex::Regex::new(r" \([A-Za-z0-9_]*[A-Z][A-Za-z0-9_]*(\(| \{)|\. Stderr:").unwrap();
+        let pieces = [
+            "a",
+            " (",
+            "(",
+            " {",
+            "{",
+            "Dump",
+            "dump",
+            "_X9",
+            "x_y",
+            ". Stderr:",
+            ". stderr:",
+            ".",
+            " ",
+            "é",
+            "Ok",
+            ")",
+        ];
+        let mut texts = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let text = format!("{a}{b}{c}{d}");
+                        let expected = pattern.find(&text).map(|found| found.start());
+                        assert_eq!(debug_dump_start(&text), expected, "{text:?}");
+                        texts += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(texts, pieces.len().pow(4));
+    }
 
     #[test]
     fn sdk_warnings_lose_their_debug_dump_and_stay_one_line() {

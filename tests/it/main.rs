@@ -26,4 +26,5 @@ mod lines;
 mod messages;
 mod proxy;
 mod service_account;
+mod tls;
 mod trace;

@@ -112,6 +112,12 @@ impl Reply {
 
 type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
 
+/// A connection the stand-in speaks HTTP over: TCP, or TLS over it (`support::tls`).
+pub type Stream = Box<dyn ReadWrite>;
+
+pub trait ReadWrite: Read + Write + Send {}
+impl<T: Read + Write + Send> ReadWrite for T {}
+
 pub struct FakeAws {
     pub url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -119,16 +125,33 @@ pub struct FakeAws {
 
 impl FakeAws {
     pub fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Self {
+        Self::listen("http", |tcp| Some(Box::new(tcp)), handler)
+    }
+
+    /// A stand-in at `scheme://127.0.0.1:PORT` that speaks HTTP over what `open` makes of
+    /// each accepted connection (on that connection's own thread); `None` drops it.
+    pub fn listen(
+        scheme: &str,
+        open: impl Fn(TcpStream) -> Option<Stream> + Send + Sync + 'static,
+        handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let url = format!("{scheme}://{}", listener.local_addr().expect("addr"));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
+        let open = Arc::new(open);
         let recorder = Arc::clone(&seen);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let handler = Arc::clone(&handler);
                 let recorder = Arc::clone(&recorder);
-                std::thread::spawn(move || serve(stream, &*handler, &recorder));
+                let open = Arc::clone(&open);
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(90)));
+                    if let Some(stream) = open(stream) {
+                        serve(stream, &*handler, &recorder);
+                    }
+                });
             }
         });
         Self { url, seen }
@@ -147,14 +170,14 @@ impl FakeAws {
     }
 }
 
-fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(90)));
-    let mut writer = stream.try_clone().expect("clone stream");
+fn serve(stream: Stream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
     let mut reader = BufReader::new(stream);
     loop {
         let Some(request) = read_request(&mut reader) else {
             return;
         };
+        // Reads are buffered, writes go straight to the connection.
+        let writer = reader.get_mut();
         seen.lock().expect("lock").push(request.clone());
         // A HEAD answer has the headers of a GET and no body.
         let head_only = request.method == "HEAD";
@@ -201,7 +224,7 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
                 prefix,
                 length,
             } => {
-                endless(&mut writer, status, &prefix, length);
+                endless(writer, status, &prefix, length);
                 return;
             }
             Reply::Close => return,
@@ -209,7 +232,7 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Seen>>) {
     }
 }
 
-fn endless(writer: &mut TcpStream, status: u16, prefix: &str, length: Option<u64>) {
+fn endless(writer: &mut impl Write, status: u16, prefix: &str, length: Option<u64>) {
     let framing = match length {
         Some(length) => format!("Content-Length: {length}"),
         None => "Transfer-Encoding: chunked".to_owned(),
@@ -247,7 +270,7 @@ fn endless(writer: &mut TcpStream, status: u16, prefix: &str, length: Option<u64
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
+pub fn read_request(reader: &mut impl BufRead) -> Option<Seen> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod tls;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
