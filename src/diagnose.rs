@@ -12,6 +12,7 @@ use crate::deadline::Stdin;
 use crate::error::{Error, WAITING_FOR_CONFIG};
 use crate::files::FileError;
 use crate::kubelet::request::RequestError;
+use crate::net::tls::CertificateProblem;
 use crate::net::trust::TlsError;
 use crate::registry::Unreached;
 
@@ -19,6 +20,11 @@ pub(crate) const PULL_POLICY: &str = "AmazonEC2ContainerRegistryPullOnly";
 const NOT_ECR: &str =
     "the endpoint answered, but not like ECR: check AWS_ENDPOINT_URL* and any proxy in between";
 const UNTRUSTED: &str = "the endpoint's TLS certificate is not trusted: behind a TLS-inspecting proxy, point AWS_CA_BUNDLE at the proxy's CA certificate";
+/// At an endpoint the user set, its own CA is the likelier one missing.
+const UNTRUSTED_OVERRIDE: &str = "the endpoint's TLS certificate is not trusted: point AWS_CA_BUNDLE at the CA that signed the endpoint's certificate (or, behind a TLS-inspecting proxy, the proxy's CA)";
+const WRONG_NAME: &str = "the certificate is not issued for the name dialled: use a name it is issued for in AWS_ENDPOINT_URL* (an IP address needs an IP entry in the certificate)";
+/// A certificate out of its dates: a node's clock far off is the commoner cause.
+const CLOCK: &str = "check the node's clock (timedatectl), then the server's certificate dates";
 pub(crate) const NETWORK: &str = "check the node's route to the endpoint: security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr (and the S3 gateway for layers), and HTTPS_PROXY/NO_PROXY";
 /// No answer in time: a route that drops packets, or a server that is not ECR.
 const NO_ANSWER: &str = "nothing answered in time: if nothing accepts the connection, check the node's route to the endpoint (security groups, the VPC endpoints com.amazonaws.REGION.ecr.api and ecr.dkr, HTTPS_PROXY/NO_PROXY); a server that accepts but answers slowly or without end is not ECR: check AWS_ENDPOINT_URL* and any proxy in between";
@@ -189,7 +195,10 @@ pub(crate) fn failure_hint(failure: &Failure, action: &str) -> Option<String> {
             "UnknownError" if *status < 400 => NOT_ECR.into(),
             _ => return None,
         },
-        Failure::Unreachable { cause, .. } if cause.contains("certificate") => UNTRUSTED.into(),
+        Failure::Unreachable {
+            certificate: Some(problem),
+            ..
+        } => certificate_fix(*problem, false).into(),
         Failure::Timeout { .. } => NO_ANSWER.into(),
         Failure::Unreachable { .. } => NETWORK.into(),
         Failure::Proxy { hint, .. } => hint.clone(),
@@ -295,9 +304,10 @@ pub(crate) fn api_failure(
     place: Place<'_>,
 ) -> Advice {
     match failure {
-        Failure::Unreachable { cause, .. } if cause.contains("certificate") => {
-            Advice::fix(Some(UNTRUSTED.into()))
-        }
+        Failure::Unreachable {
+            certificate: Some(problem),
+            ..
+        } => Advice::fix(Some(certificate_fix(*problem, false).into())),
         Failure::Unreachable { cause, .. } if cause.contains("dns error") => Advice::new(
             "DNS has no address for the endpoint",
             Some(route_fix(endpoint, place)),
@@ -336,7 +346,10 @@ pub(crate) fn token_call(
 /// own endpoint (nor its VPC endpoint), is the first thing to check.
 fn unreached_override(failure: &Failure, setting: &EndpointOverride) -> Option<String> {
     match failure {
-        Failure::Unreachable { cause, .. } if cause.contains("certificate") => None,
+        Failure::Unreachable {
+            certificate: Some(problem),
+            ..
+        } => Some(certificate_fix(*problem, true).into()),
         Failure::Unreachable { .. } => Some(override_fix("the endpoint is set by", setting, "")),
         Failure::Timeout { .. } => Some(override_fix(
             "nothing answered in time at the endpoint set by",
@@ -344,6 +357,19 @@ fn unreached_override(failure: &Failure, setting: &EndpointOverride) -> Option<S
             SLOW_IS_NOT_ECR,
         )),
         _ => None,
+    }
+}
+
+/// The fix for a certificate the handshake refused; `endpoint_set` when the user set the
+/// endpoint (AWS_ENDPOINT_URL*), else it is AWS's own, which only an inspecting proxy replaces.
+fn certificate_fix(problem: CertificateProblem, endpoint_set: bool) -> &'static str {
+    match problem {
+        CertificateProblem::Untrusted | CertificateProblem::Other if endpoint_set => {
+            UNTRUSTED_OVERRIDE
+        }
+        CertificateProblem::Untrusted | CertificateProblem::Other => UNTRUSTED,
+        CertificateProblem::WrongName => WRONG_NAME,
+        CertificateProblem::Expired | CertificateProblem::NotYetValid => CLOCK,
     }
 }
 
@@ -396,9 +422,25 @@ pub(crate) fn unreached(unreached: &Unreached, endpoint: Endpoint, place: Place<
             }
             Advice::new(format!("DNS has no address for {host}"), Some(fix))
         }
-        Unreached::Connect { cause, .. } if cause.contains("certificate") => Advice::new(
-            "the registry's TLS certificate is not trusted",
-            Some(UNTRUSTED.into()),
+        Unreached::Connect {
+            host,
+            certificate: Some(problem),
+            ..
+        } => Advice::new(
+            match problem {
+                CertificateProblem::Untrusted => {
+                    "the registry's TLS certificate is not trusted".into()
+                }
+                CertificateProblem::WrongName => {
+                    format!("the registry's TLS certificate is not issued for {host}")
+                }
+                CertificateProblem::Expired => "the registry's TLS certificate has expired".into(),
+                CertificateProblem::NotYetValid => {
+                    "the registry's TLS certificate is not valid yet".into()
+                }
+                CertificateProblem::Other => "the registry's TLS certificate was refused".into(),
+            },
+            Some(certificate_fix(*problem, false).into()),
         ),
         Unreached::Connect {
             host,
@@ -820,11 +862,15 @@ mod tests {
         let refused = || Failure::Unreachable {
             endpoint: Some("http://127.0.0.1:9".into()),
             cause: "tcp connect error: Connection refused (os error 111)".into(),
+            certificate: None,
         };
-        let untrusted = Failure::Unreachable {
+        let refusing = |problem| Failure::Unreachable {
             endpoint: None,
-            cause: "invalid peer certificate: UnknownIssuer".into(),
+            // Words that would mislead a match on text: the type decides.
+            cause: "invalid peer certificate: certificate expired".into(),
+            certificate: Some(problem),
         };
+        let untrusted = refusing(CertificateProblem::Untrusted);
         let env = EndpointOverride::new("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
         let with_password = EndpointOverride::new(
             "AWS_ENDPOINT_URL_ECR",
@@ -850,7 +896,24 @@ mod tests {
                 fix(&Failure::Timeout { endpoint: None }, Some(&env), "ECR"),
                 "nothing answered in time at the endpoint set by AWS_ENDPOINT_URL=http://127.0.0.1:9: ",
             ),
-            (fix(&untrusted, Some(&env), "ECR"), UNTRUSTED),
+            (fix(&untrusted, Some(&env), "ECR"), UNTRUSTED_OVERRIDE),
+            (fix(&untrusted, None, "ECR"), UNTRUSTED),
+            (
+                fix(&refusing(CertificateProblem::WrongName), Some(&env), "ECR"),
+                WRONG_NAME,
+            ),
+            (
+                fix(&refusing(CertificateProblem::Expired), None, "ECR"),
+                CLOCK,
+            ),
+            (
+                fix(
+                    &refusing(CertificateProblem::NotYetValid),
+                    Some(&env),
+                    "ECR",
+                ),
+                CLOCK,
+            ),
             (
                 fix(&refused(), None, "ECR"),
                 "check the node's route to the endpoint: in a VPC without internet access, the interface VPC endpoint com.amazonaws.us-west-2.ecr.api",

@@ -20,6 +20,7 @@ use crate::aws::MANIFEST_MEDIA_TYPES;
 use crate::image::{ECR_PUBLIC_HOSTS, RegistryHost, RegistryKind};
 use crate::net::limits::CappedConnector;
 use crate::net::proxy::{Proxies, Routed};
+use crate::net::tls::CertificateProblem;
 use crate::net::trust::Trust;
 use crate::secret::Secret;
 use crate::token::RegistryLogin;
@@ -84,6 +85,8 @@ pub(crate) enum Unreached {
         host: String,
         cause: String,
         timeout: bool,
+        /// What was wrong with the certificate, when the TLS handshake refused it.
+        certificate: Option<CertificateProblem>,
     },
     /// Not even a request could be made.
     Invalid { cause: String },
@@ -393,6 +396,7 @@ impl RegistryClient {
                 host: host.clone(),
                 cause: format!("could not connect to {host}: {error}"),
                 timeout: false,
+                certificate: None,
             })
     }
 
@@ -463,6 +467,7 @@ impl RegistryClient {
                 host: host.clone(),
                 cause: crate::sanitize::error_chain(&error),
                 timeout: error.is_timeout(),
+                certificate: CertificateProblem::of(&error),
             })?;
         let header = |name: &str| response.headers().get(name).map(crate::sanitize::value);
         let reply = RegistryReply {

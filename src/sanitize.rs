@@ -174,7 +174,9 @@ pub(crate) fn message(text: &str) -> String {
     bounded(&flat, MAX_MESSAGE_CHARS)
 }
 
-/// The first error of `E`'s type in `error`'s chain.
+/// The first error of `E`'s type in `error`'s chain. An `io::Error` that wraps another error
+/// is looked into: its `source()` skips the error it wraps (rustls' refusal of a certificate,
+/// in a failed handshake), and goes on from that error's own source.
 pub(crate) fn find_source<'a, E: StdError + 'static>(
     error: &'a (dyn StdError + 'static),
 ) -> Option<&'a E> {
@@ -183,7 +185,13 @@ pub(crate) fn find_source<'a, E: StdError + 'static>(
         if let Some(found) = error.downcast_ref::<E>() {
             return Some(found);
         }
-        current = error.source();
+        current = match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(wrapped) => Some(wrapped as &(dyn StdError + 'static)),
+            None => error.source(),
+        };
     }
     None
 }

@@ -13,6 +13,7 @@ use aws_sdk_ecr::operation::RequestId;
 use crate::files::FileError;
 use crate::net::limits;
 use crate::net::proxy::ProxyFailure;
+use crate::net::tls::CertificateProblem;
 use crate::sanitize::{self, error_chain, find_source};
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +96,8 @@ pub(crate) enum Failure {
     Unreachable {
         endpoint: Option<String>,
         cause: String,
+        /// What was wrong with the certificate, when the TLS handshake refused it.
+        certificate: Option<CertificateProblem>,
     },
     /// A proxy on the way refused the request or could not be reached.
     Proxy {
@@ -147,7 +150,9 @@ impl fmt::Display for Failure {
             Self::TooLarge { endpoint } => {
                 write!(f, "{}{}", limits::BodyTooLarge, at(endpoint))
             }
-            Self::Unreachable { endpoint, cause } => {
+            Self::Unreachable {
+                endpoint, cause, ..
+            } => {
                 write!(f, "could not reach the endpoint{}: {cause}", at(endpoint))
             }
             Self::Proxy {
@@ -218,9 +223,17 @@ impl Failure {
                 }
             }
             SdkError::DispatchFailure(dispatch) => {
-                let cause = dispatch
-                    .as_connector_error()
-                    .map_or_else(cause, |connector| error_chain(connector));
+                let connector = dispatch.as_connector_error();
+                let certificate = connector.and_then(|connector| CertificateProblem::of(connector));
+                let cause = match connector {
+                    // Sorted as "other" only so that it is not retried: a label that says
+                    // nothing, left out.
+                    Some(connector) if certificate.is_some() => connector
+                        .source()
+                        .map_or_else(|| error_chain(connector), error_chain),
+                    Some(connector) => error_chain(connector),
+                    None => cause(),
+                };
                 // The endpoint was reached and answered, but not in HTTP a client can read.
                 if spoke_http_badly(&cause) {
                     Self::BadResponse {
@@ -228,7 +241,11 @@ impl Failure {
                         cause,
                     }
                 } else {
-                    Self::Unreachable { endpoint, cause }
+                    Self::Unreachable {
+                        endpoint,
+                        cause,
+                        certificate,
+                    }
                 }
             }
             SdkError::ResponseError(response) => Self::BadResponse {

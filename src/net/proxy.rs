@@ -32,7 +32,7 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-use crate::net::tls::HttpsConnector;
+use crate::net::tls::{CertificateProblem, HttpsConnector, TunnelFailed};
 use crate::net::trust::Trust;
 
 /// Variables that name a proxy, in the order they are read, per scheme.
@@ -738,8 +738,11 @@ enum FailureKind {
     },
     /// The proxy could not be reached, or the tunnel broke.
     Unreachable(String),
-    /// An https:// proxy's certificate failed the checks: rustls' words.
-    Untrusted(String),
+    /// An https:// proxy's certificate failed the checks: what was wrong, and rustls' words.
+    Certificate {
+        problem: CertificateProblem,
+        cause: String,
+    },
 }
 
 impl fmt::Display for ProxyFailure {
@@ -757,11 +760,20 @@ impl fmt::Display for ProxyFailure {
                 "could not reach {} to connect to {}: {cause}",
                 self.proxy, self.target
             ),
-            FailureKind::Untrusted(cause) => write!(
-                f,
-                "could not reach {} to connect to {}: its TLS certificate is not trusted ({cause})",
-                self.proxy, self.target
-            ),
+            FailureKind::Certificate { problem, cause } => {
+                let flaw = match problem {
+                    CertificateProblem::Untrusted => "is not trusted",
+                    CertificateProblem::WrongName => "is not issued for the proxy's name",
+                    CertificateProblem::Expired => "has expired",
+                    CertificateProblem::NotYetValid => "is not valid yet",
+                    CertificateProblem::Other => "was refused",
+                };
+                write!(
+                    f,
+                    "could not reach {} to connect to {}: its TLS certificate {flaw} ({cause})",
+                    self.proxy, self.target
+                )
+            }
         }
     }
 }
@@ -786,7 +798,17 @@ impl ProxyFailure {
             FailureKind::Unreachable(_) => format!(
                 "check {variable}: is the proxy's address right and is it running? List the endpoint in NO_PROXY to go directly"
             ),
-            FailureKind::Untrusted(_) => "point AWS_CA_BUNDLE at the CA certificate that signed the proxy's, or add it to the system's store".into(),
+            FailureKind::Certificate {
+                problem: CertificateProblem::WrongName,
+                ..
+            } => format!(
+                "use a name the proxy's certificate is issued for in {variable} (an IP address needs an IP entry in the certificate)"
+            ),
+            FailureKind::Certificate {
+                problem: CertificateProblem::Expired | CertificateProblem::NotYetValid,
+                ..
+            } => "check the node's clock (timedatectl), then the proxy's certificate dates".into(),
+            FailureKind::Certificate { .. } => "point AWS_CA_BUNDLE at the CA certificate that signed the proxy's, or add it to the system's store".into(),
         }
     }
 
@@ -808,15 +830,18 @@ impl ProxyFailure {
                 status: answer.as_ref().map(|(status, _)| *status),
                 answer: answer.map(|(_, line)| line),
             }
-        } else if let Some(at) = text.find("invalid peer certificate") {
-            if !text.contains("tunnel") {
+        } else if let Some(problem) = CertificateProblem::of(&error) {
+            let Some(tunnel) = crate::sanitize::find_source::<TunnelFailed>(&error) else {
                 // The tunnel was made: the certificate on its far end is the endpoint's, or a
                 // TLS-inspecting proxy's, whose CA AWS_CA_BUNDLE must name; not the proxy's
                 // address.
                 return error;
-            }
-            // The TLS to an https:// proxy, on the way to its tunnel.
-            FailureKind::Untrusted(text[at..].to_owned())
+            };
+            // The TLS to an https:// proxy, on the way to its tunnel: rustls' words for it.
+            let cause = crate::sanitize::find_source::<rustls::Error>(tunnel)
+                .map(|refusal| crate::sanitize::message(&refusal.to_string()))
+                .unwrap_or_default();
+            FailureKind::Certificate { problem, cause }
         } else if text.contains("tunnel") || error.is_io() {
             let cause = [
                 (
@@ -839,7 +864,7 @@ impl ProxyFailure {
         // The proxy's answer, or its certificate: a retry would get the same.
         let refused = matches!(
             kind,
-            FailureKind::Refused { .. } | FailureKind::Untrusted(_)
+            FailureKind::Refused { .. } | FailureKind::Certificate { .. }
         );
         let failure = Box::new(Self {
             proxy,

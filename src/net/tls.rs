@@ -233,10 +233,14 @@ impl HttpConnector for HttpsConnector {
     }
 }
 
-/// As the SDK's connector sorts hyper's errors, so that retries and messages stay the same.
+/// As the SDK's connector sorts hyper's errors, so that retries and messages stay the same;
+/// but a certificate the handshake refused is not retried: the next attempt gets the same one.
 fn sort_error(error: BoxError) -> ConnectorError {
     if find_source::<TimedOutError>(error.as_ref()).is_some() {
         return ConnectorError::timeout(error);
+    }
+    if CertificateProblem::of(error.as_ref()).is_some() {
+        return ConnectorError::other(error, None);
     }
     if let Some(hyper_error) = find_source::<hyper::Error>(error.as_ref()) {
         if hyper_error.is_timeout() {
@@ -262,6 +266,55 @@ fn sort_error(error: BoxError) -> ConnectorError {
         return ConnectorError::io(error);
     }
     ConnectorError::other(error, None)
+}
+
+/// What was wrong with a certificate a handshake refused, as rustls found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CertificateProblem {
+    /// No trusted CA issued it.
+    Untrusted,
+    /// It is not issued for the name dialled.
+    WrongName,
+    Expired,
+    NotYetValid,
+    /// Any other flaw: a bad signature, a wrong purpose, revoked.
+    Other,
+}
+
+impl CertificateProblem {
+    /// The refusal of a peer's certificate in `error`'s chain, if that is what failed.
+    pub(crate) fn of(error: &(dyn std::error::Error + 'static)) -> Option<Self> {
+        use rustls::CertificateError as Refused;
+        let rustls::Error::InvalidCertificate(refused) = find_source::<rustls::Error>(error)?
+        else {
+            return None;
+        };
+        Some(match refused {
+            Refused::UnknownIssuer => Self::Untrusted,
+            Refused::NotValidForName | Refused::NotValidForNameContext { .. } => Self::WrongName,
+            Refused::Expired | Refused::ExpiredContext { .. } => Self::Expired,
+            Refused::NotValidYet | Refused::NotValidYetContext { .. } => Self::NotYetValid,
+            _ => Self::Other,
+        })
+    }
+}
+
+/// A proxy's CONNECT tunnel that could not be made, for `proxy::ProxyFailure` to tell from a
+/// failure past it: "CONNECT tunnel failed: " and the chain, with the chain kept as sources
+/// (the TLS to an https:// proxy, with rustls' refusal of its certificate, say).
+#[derive(Debug)]
+pub(crate) struct TunnelFailed(BoxError);
+
+impl std::fmt::Display for TunnelFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CONNECT tunnel failed: {}", error_chain(self.0.as_ref()))
+    }
+}
+
+impl std::error::Error for TunnelFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
+    }
 }
 
 /// `work`, failed with a `TimeoutError` of `kind` if it takes longer than `limit`.
@@ -375,13 +428,7 @@ impl<R: Resolve> Connect<R> {
                     Box::new(
                         tower_service::Service::call(&mut tunnel, destination.clone())
                             .await
-                            .map_err(|error| {
-                                // With its causes: an https:// proxy's certificate, say.
-                                BoxError::from(format!(
-                                    "CONNECT tunnel failed: {}",
-                                    error_chain(&error)
-                                ))
-                            })?,
+                            .map_err(|error| BoxError::from(TunnelFailed(error.into())))?,
                     )
                 }
             };

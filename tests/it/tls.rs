@@ -85,6 +85,10 @@ fn handshake_ends(server: &TlsServer) -> String {
     ends.join(", ")
 }
 
+/// The hint for a certificate out of its dates.
+const CLOCK: &str =
+    "hint: check the node's clock (timedatectl), then the server's certificate dates";
+
 /// A certificate the provider must refuse: where it is, and what the line must say.
 struct Refused {
     case: &'static str,
@@ -104,29 +108,36 @@ fn refused_certificates(trusted: &Ca, stranger: &Ca) -> Vec<Refused> {
             case: "untrusted CA",
             server: endpoint(Validity::Now, stranger, &["127.0.0.1"]),
             variable: "AWS_ENDPOINT_URL",
-            says: &["UnknownIssuer", "not trusted", "AWS_CA_BUNDLE"],
+            says: &[
+                "UnknownIssuer",
+                "hint: the endpoint's TLS certificate is not trusted: point AWS_CA_BUNDLE at the CA that signed the endpoint's certificate",
+            ],
             never: &[],
         },
         Refused {
             case: "a certificate for another name (localhost, not the address 127.0.0.1)",
             server: endpoint(Validity::Now, trusted, &["localhost"]),
             variable: "AWS_ENDPOINT_URL",
-            says: &["certificate not valid for name \"127.0.0.1\"", "localhost"],
-            never: &[],
+            says: &[
+                "certificate not valid for name \"127.0.0.1\"",
+                "localhost",
+                "hint: the certificate is not issued for the name dialled: use a name it is issued for in AWS_ENDPOINT_URL*",
+            ],
+            never: &["not trusted", "AWS_CA_BUNDLE"],
         },
         Refused {
             case: "expired certificate",
             server: endpoint(Validity::Expired, trusted, &["127.0.0.1"]),
             variable: "AWS_ENDPOINT_URL",
-            says: &["certificate expired", "not valid after 1609459200"],
-            never: &[],
+            says: &["certificate expired", "not valid after 1609459200", CLOCK],
+            never: &["not trusted", "AWS_CA_BUNDLE"],
         },
         Refused {
             case: "certificate not valid yet (a clock far behind)",
             server: endpoint(Validity::NotYet, trusted, &["127.0.0.1"]),
             variable: "AWS_ENDPOINT_URL",
-            says: &["certificate not valid yet"],
-            never: &[],
+            says: &["certificate not valid yet", CLOCK],
+            never: &["not trusted", "AWS_CA_BUNDLE"],
         },
         Refused {
             case: "https proxy with an untrusted certificate",
@@ -153,9 +164,25 @@ fn refused_certificates(trusted: &Ca, stranger: &Ca) -> Vec<Refused> {
             variable: "HTTPS_PROXY",
             says: &[
                 "the proxy https://127.0.0.1:PORT from HTTPS_PROXY",
-                "certificate expired",
+                "its TLS certificate has expired (invalid peer certificate: certificate expired",
+                "hint: check the node's clock (timedatectl), then the proxy's certificate dates",
             ],
-            never: &[],
+            never: &["not trusted", "AWS_CA_BUNDLE"],
+        },
+        Refused {
+            case: "https proxy with a certificate for another name",
+            server: inspecting_proxy(
+                trusted.clone(),
+                Some(trusted.server(&["localhost"], Validity::Now)),
+                ecr,
+            ),
+            variable: "HTTPS_PROXY",
+            says: &[
+                "the proxy https://127.0.0.1:PORT from HTTPS_PROXY",
+                "its TLS certificate is not issued for the proxy's name (invalid peer certificate: certificate not valid for name \"127.0.0.1\"",
+                "hint: use a name the proxy's certificate is issued for in HTTPS_PROXY",
+            ],
+            never: &["not trusted", "AWS_CA_BUNDLE"],
         },
         Refused {
             case: "TLS-inspecting proxy whose CA is not trusted",
@@ -175,7 +202,7 @@ fn refused_certificates(trusted: &Ca, stranger: &Ca) -> Vec<Refused> {
 fn each_refused_certificate_has_its_line() {
     let trusted = Ca::new("trusted test CA");
     let cases = refused_certificates(&trusted, &Ca::new("untrusted test CA"));
-    // Each run waits out the SDK's retries: side by side, they take as long as the slowest.
+    // Side by side, the runs take as long as the slowest.
     let lines: Vec<(String, String)> = std::thread::scope(|scope| {
         let runs: Vec<_> = cases
             .iter()
@@ -214,6 +241,43 @@ fn each_refused_certificate_has_its_line() {
         );
     }
     insta::assert_snapshot!("tls_refusals", table);
+}
+
+/// A refused certificate is not a passing fault: the provider does not retry the handshake
+/// (the SDK would, twice more, for a broken connection).
+#[test]
+fn a_refused_endpoint_certificate_is_tried_once() {
+    let trusted = Ca::new("trusted test CA");
+    let stranger = Ca::new("untrusted test CA");
+    let servers = [
+        (
+            "untrusted CA",
+            https(stranger.server(&["127.0.0.1"], Validity::Now), ecr),
+        ),
+        (
+            "wrong name",
+            https(trusted.server(&["localhost"], Validity::Now), ecr),
+        ),
+        (
+            "expired",
+            https(trusted.server(&["127.0.0.1"], Validity::Expired), ecr),
+        ),
+    ];
+    std::thread::scope(|scope| {
+        for (case, server) in &servers {
+            let trusted = &trusted;
+            scope.spawn(move || {
+                let output = run(trusted, &[("AWS_ENDPOINT_URL", &server.url)]);
+                refusal(&output, server);
+                // The run is over, so every handshake was begun; the server records each end
+                // on its own thread, a moment later.
+                handshake_ends(server);
+                std::thread::sleep(Duration::from_millis(200));
+                let ends = server.handshakes();
+                assert_eq!(ends.len(), 1, "{case}: {ends:?}");
+            });
+        }
+    });
 }
 
 #[test]
