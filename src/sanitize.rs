@@ -246,6 +246,17 @@ pub fn has_unsafe_characters(text: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// rustls' refusal reaches the caller inside an `io::Error`, whose `source()` skips it.
+    #[test]
+    fn find_source_looks_inside_an_io_error() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::other(refused.clone());
+        assert!(io.source().is_none());
+        let outer: Box<dyn StdError + Send + Sync> = Box::new(io);
+        assert_eq!(find_source::<rustls::Error>(outer.as_ref()), Some(&refused));
+        assert!(find_source::<std::fmt::Error>(outer.as_ref()).is_none());
+    }
+
     /// On a list of its own: the process's list is shared by every test running at once.
     #[test]
     fn a_cleared_list_scrubs_nothing_and_takes_secrets_again() {
