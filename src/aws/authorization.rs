@@ -19,9 +19,18 @@ pub(crate) struct AuthorizationData {
 }
 
 impl Session {
-    /// GetAuthorizationToken on the registry's API. Returns the token and how long the call took.
+    /// GetAuthorizationToken on the registry's API, its retries over before the run's deadline.
+    /// Returns the token and how long the call took.
     pub(crate) async fn authorization_token(
         &self,
+    ) -> Result<(AuthorizationData, Duration), AwsError> {
+        self.authorization_token_by(self.deadline).await
+    }
+
+    /// As `authorization_token`, its retries over before `deadline` (a `check` step's).
+    pub(crate) async fn authorization_token_by(
+        &self,
+        deadline: tokio::time::Instant,
     ) -> Result<(AuthorizationData, Duration), AwsError> {
         let service = self.service_name();
         self.progress.step(format!(
@@ -41,7 +50,7 @@ impl Session {
             region: self.region.clone(),
             what,
         };
-        let retry = self.token_retry();
+        let retry = self.token_retry(deadline);
         // (token, expiry, proxy endpoint) of the first authorization data, if any.
         let (request_id, fields) = match &self.api {
             Api::Private { .. } => {
@@ -95,15 +104,12 @@ impl Session {
         Ok((data, started.elapsed()))
     }
 
-    /// How the token call retries: `spread_retries` over what is left of the run, unless the
-    /// user chose otherwise (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE` or their profile keys).
-    fn token_retry(&self) -> RetryConfig {
+    /// How the token call retries: `spread_retries` over what is left until `deadline`, unless
+    /// the user chose otherwise (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE` or their profile keys).
+    fn token_retry(&self, deadline: tokio::time::Instant) -> RetryConfig {
         match self.sdk.retry_config() {
             Some(chosen) if *chosen != RetryConfig::standard() => chosen.clone(),
-            _ => spread_retries(
-                self.deadline
-                    .saturating_duration_since(tokio::time::Instant::now()),
-            ),
+            _ => spread_retries(deadline.saturating_duration_since(tokio::time::Instant::now())),
         }
     }
 }
