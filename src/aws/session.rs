@@ -54,6 +54,8 @@ pub(crate) struct Session {
     /// The SDK's HTTP client, for `connect_ahead`.
     http_client: crate::net::proxy::RoutingClient,
     timeouts: TimeoutConfig,
+    /// When the run gives up: the token call's retries fit before it.
+    pub(super) deadline: tokio::time::Instant,
 }
 
 impl Session {
@@ -150,6 +152,7 @@ impl Session {
             access_key_id,
             http_client,
             timeouts,
+            deadline: settings.deadline,
         })
     }
 
@@ -233,15 +236,18 @@ impl Session {
 
     /// The private ECR client, with the endpoint settings of `ecr_endpoint`.
     pub(super) fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::from_conf(self.ecr_config().build())
+    }
+
+    pub(super) fn ecr_config(&self) -> aws_sdk_ecr::config::Builder {
         let endpoint = self.ecr_endpoint();
         // The resolver the SDK would default to, set here so that `ecr_endpoint` can ask it.
-        let config = aws_sdk_ecr::config::Builder::from(&self.sdk)
+        aws_sdk_ecr::config::Builder::from(&self.sdk)
             .endpoint_resolver(aws_sdk_ecr::config::endpoint::DefaultResolver::new())
             .use_fips(endpoint.use_fips)
             .use_dual_stack(endpoint.use_dual_stack)
             .interceptor(AttemptRecorder(self.progress.clone()))
-            .retry_classifier(crate::net::limits::NoRetryWhenTooLarge);
-        aws_sdk_ecr::Client::from_conf(config.build())
+            .retry_classifier(crate::net::limits::NoRetryWhenTooLarge)
     }
 
     pub(super) fn failure<E>(

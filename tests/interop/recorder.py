@@ -53,6 +53,13 @@ class Exchange:
         return Scope(*match.groups()) if match else None
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    # A burst of connections (scripts/fleet: hundreds of execs at once) waits in the kernel's
+    # queue; the default of 5 would drop them, and each client would retry its SYN a second later.
+    request_queue_size = 1024
+
+
 class Recorder:
     def __init__(self, upstream_port, tls=None, answer=None, rewrite=None):
         """`tls`: (certificate file, key file) to serve HTTPS instead of HTTP. `answer(exchange)`:
@@ -63,8 +70,7 @@ class Recorder:
         self.exchanges = []
         self._lock = threading.Lock()
         self._handler_class = self._handler()
-        self._server = http.server.ThreadingHTTPServer((LOOPBACK, 0), self._handler_class)
-        self._server.daemon_threads = True
+        self._server = _Server((LOOPBACK, 0), self._handler_class)
         scheme = "http"
         if tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

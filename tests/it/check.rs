@@ -56,6 +56,8 @@ struct World {
     deny: &'static [&'static str],
     /// Operations that never answer.
     hang: &'static [&'static str],
+    /// Operations that ECR throttles, every time.
+    throttle: &'static [&'static str],
     /// The registry challenges for a Bearer token (ECR Public's way) instead of Basic.
     bearer: bool,
     /// The token's expiry, seconds from now (negative: already past).
@@ -74,6 +76,7 @@ impl Default for World {
             account: "111122223333",
             deny: &[],
             hang: &[],
+            throttle: &[],
             bearer: false,
             expires_in: 3600,
             pull_through: false,
@@ -93,6 +96,9 @@ impl World {
         let op = operation.rsplit('.').next().unwrap_or_default();
         if self.hang.contains(&op) {
             return Reply::Hang;
+        }
+        if self.throttle.contains(&op) {
+            return Reply::aws_error(400, "ThrottlingException", "Rate exceeded");
         }
         let account = self.account;
         if self.deny.contains(&op) {
@@ -670,6 +676,24 @@ fn a_step_that_hangs_times_out_and_the_full_report_still_prints_in_time() {
             insta::assert_snapshot!("timeout_text", stable(&output.stdout, &server));
         }
     }
+}
+
+/// A throttled token call retries inside the token step's share of the deadline, not the run's,
+/// so the step names ECR's ThrottlingException instead of timing out (issue 23).
+#[test]
+fn a_throttled_token_step_names_the_throttling_not_a_timeout() {
+    let server = World {
+        throttle: &["GetAuthorizationToken"],
+        ..World::default()
+    }
+    .start();
+    let output = finish(check_at(&server, IMAGE, &[HOST]).arg("--timeout=8s"));
+    assert_eq!(output.code, Some(1), "{output:#?}");
+    assert_has(
+        &output.stdout,
+        &["✗ token", "ThrottlingException", "– registry    not tried"],
+    );
+    assert_eq!(server.calls("GetAuthorizationToken").len(), 3);
 }
 
 #[test]

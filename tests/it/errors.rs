@@ -131,6 +131,36 @@ fn aws_errors_name_the_call_region_code_request_id_and_fix() {
     check_failure(&server, &["ThrottlingException", "throttling"]);
 }
 
+/// A fleet booting at once meets ECR's quota (issue 23, scripts/fleet): a throttled token call
+/// retries twice, its waits spread over what is left of the run and over before its deadline,
+/// so the run ends with ECR's own error, never the deadline's (the SDK's own waits, up to 1 s
+/// then 2 s, often outran a 2 s run). `AWS_MAX_ATTEMPTS`, when set, still decides.
+#[test]
+fn throttled_token_calls_retry_inside_the_deadline() {
+    let server = failing(|| Reply::aws_error(400, "ThrottlingException", "Rate exceeded"));
+    let calls = || server.calls("GetAuthorizationToken").len();
+    for run in 0..3 {
+        let before = calls();
+        let output = exec()
+            .keys()
+            .endpoint(&server.url)
+            .arg("--timeout=2s")
+            .stdin(request(V1, &format!("{PRIVATE}/app")))
+            .run();
+        let line = output.error_line();
+        assert!(line.contains("ThrottlingException"), "run {run}: {line}");
+        assert_eq!(calls() - before, 3, "run {run}: {line}");
+    }
+    let before = calls();
+    exec()
+        .keys()
+        .endpoint(&server.url)
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .stdin(request(V1, &format!("{PRIVATE}/app")))
+        .run();
+    assert_eq!(calls() - before, 2);
+}
+
 #[test]
 fn unusable_answers_are_refused_never_an_empty_auth() {
     let json = |body: serde_json::Value| move || Reply::json(200, body.clone());

@@ -40,6 +40,12 @@ impl Budget {
         }
     }
 
+    /// When a step started now must end: a call that retries fits its retries before it.
+    pub(super) fn step_deadline(&self) -> tokio::time::Instant {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        tokio::time::Instant::now() + self.per_step.min(left)
+    }
+
     pub(super) async fn run<T>(
         &self,
         progress: &Progress,

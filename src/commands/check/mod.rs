@@ -282,7 +282,8 @@ async fn token_step(
     steps: &mut Steps,
 ) -> Option<(bool, RegistryLogin)> {
     let service = session.service_name();
-    let data = match budget.run(progress, session.authorization_token()).await {
+    let call = session.authorization_token_by(budget.step_deadline());
+    let data = match budget.run(progress, call).await {
         Timed::Done(Ok((data, _))) => data,
         Timed::Done(Err(error)) => {
             let advice = match &error {
