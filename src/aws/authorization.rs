@@ -116,18 +116,20 @@ impl Session {
 
 /// The token call's retries when ECR throttles it (issue 23). ECR allows GetAuthorizationToken
 /// 20 times a second per account and region, with a burst of 200, and every retry of a fleet
-/// that boots at once is one more call against that quota. Two retries, each after a
-/// full-jitter wait of up to half of five sixths of what is `left` of the run (12.5 s of a
-/// 30 s run), win a token more often and with fewer calls than the SDK's quick ones (up to 1 s,
-/// then 2 s): scripts/fleet measures both, docs/fleet.md has the numbers. The waits end before
-/// the deadline, so a run that stays throttled ends with ECR's own error. Other errors keep the
-/// SDK's 1 s base: a server error or a dropped connection is not the quota.
+/// that boots at once is one more call against that quota. Two retries after full-jitter waits
+/// of up to a third, then up to two thirds, of five sixths of what is `left` of the run (8.3 s
+/// and 16.7 s of a 30 s run) win a token more often and with fewer calls than the SDK's quick
+/// ones (up to 1 s, then 2 s): scripts/fleet measures both, docs/fleet.md has the numbers. The
+/// waits end before the deadline, so a run that stays throttled ends with ECR's own error.
+/// Other errors keep the SDK's waits (a 1 s base, so up to 1 s then 2 s): a server error or a
+/// dropped connection is not the quota.
 fn spread_retries(left: Duration) -> RetryConfig {
-    let wait = left * 5 / 12;
+    let first = left * 5 / 18;
     RetryConfig::standard()
         .with_max_attempts(3)
-        .with_initial_backoff(wait)
-        .with_max_backoff(wait)
+        .with_initial_backoff(first)
+        // The second throttled wait doubles the first; 2 s keeps the other errors' second wait.
+        .with_max_backoff((first * 2).max(Duration::from_secs(2)))
         .with_retry_spec(
             RetrySpec::v2_0().with_non_throttling_initial_backoff(Duration::from_secs(1)),
         )
@@ -137,35 +139,40 @@ fn spread_retries(left: Duration) -> RetryConfig {
 mod tests {
     use super::*;
 
+    /// The longest wait before `retry` (1 or 2): the SDK waits a random fraction of
+    /// min(base × 2^(retry − 1), max backoff).
+    fn longest(config: &RetryConfig, base: Duration, retry: u32) -> Duration {
+        (base * 2u32.pow(retry - 1)).min(config.max_backoff())
+    }
+
     #[track_caller]
-    fn check(left: Duration, wait: Duration) {
+    fn check(left: Duration, first: Duration) {
         let config = spread_retries(left);
         assert_eq!(config.max_attempts(), 3);
-        // The SDK waits a random fraction of min(initial × 2^(retry − 1), max) before a retry.
-        let longest =
-            |retry: u32| (config.initial_backoff() * 2u32.pow(retry - 1)).min(config.max_backoff());
-        assert_eq!((longest(1), longest(2)), (wait, wait), "{left:?}");
-        assert!(
-            longest(1) + longest(2) < left,
-            "the waits pass the deadline"
+        let throttled = config.initial_backoff();
+        let waits = (
+            longest(&config, throttled, 1),
+            longest(&config, throttled, 2),
         );
-        let non_throttling = config
+        assert_eq!(waits, (first, first * 2), "{left:?}");
+        assert!(waits.0 + waits.1 < left, "the waits pass the deadline");
+        let other = config
             .retry_spec()
-            .map(RetrySpec::non_throttling_initial_backoff);
-        assert_eq!(non_throttling, Some(Duration::from_secs(1)));
+            .map(RetrySpec::non_throttling_initial_backoff)
+            .unwrap_or_default();
+        let secs = Duration::from_secs;
+        let waits = (longest(&config, other, 1), longest(&config, other, 2));
+        assert_eq!(waits, (secs(1), secs(2)), "other errors, {left:?}");
     }
 
     #[test]
-    fn throttled_retries_wait_up_to_half_of_five_sixths_of_what_is_left() {
+    fn throttled_retries_wait_a_third_then_two_thirds_of_five_sixths_of_what_is_left() {
         let secs = Duration::from_secs;
-        check(secs(30), Duration::from_millis(12_500));
-        check(secs(12), secs(5));
-        check(secs(54), Duration::from_millis(22_500));
-        check(Duration::from_millis(2400), secs(1));
+        check(secs(36), secs(10));
+        check(secs(54), secs(15));
+        check(Duration::from_millis(3600), secs(1));
+        check(Duration::from_millis(1800), Duration::from_millis(500));
         let spent = spread_retries(Duration::ZERO);
-        assert_eq!(
-            (spent.initial_backoff(), spent.max_backoff()),
-            (Duration::ZERO, Duration::ZERO)
-        );
+        assert_eq!(spent.initial_backoff(), Duration::ZERO);
     }
 }
